@@ -1,0 +1,58 @@
+"""qjm_widget: run many Qiskit circuits as a managed set of jobs, and watch them live.
+
+>>> from qjm_widget import JobManager
+>>> job_set = JobManager().run(circuits, backend=AerSimulator(), max_experiments_per_job=100)
+>>> job_set.results().get_counts(0)
+"""
+
+from __future__ import annotations
+
+from .chunk import ChunkState, ManagedJob
+from .counts import MergedCounts
+from .events import JobSetEvent
+from .exceptions import (
+    IBMQJobManagerError,
+    IBMQJobManagerInvalidStateError,
+    IBMQJobManagerJobNotFound,
+    IBMQJobManagerTimeoutError,
+    IBMQJobManagerUnknownJobSet,
+    IBMQManagedResultDataNotAvailable,
+    JobManagerError,
+    JobManagerInvalidInputError,
+    JobManagerInvalidStateError,
+    JobManagerJobNotFound,
+    JobManagerTimeoutError,
+    JobManagerUnknownJobSet,
+    ManagedResultDataNotAvailable,
+)
+from .jobset import ManagedJobSet
+from .manager import IBMQJobManager, JobManager
+from .policy import RetryPolicy
+from .results import ManagedResults
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ChunkState",
+    "IBMQJobManager",
+    "IBMQJobManagerError",
+    "IBMQJobManagerInvalidStateError",
+    "IBMQJobManagerJobNotFound",
+    "IBMQJobManagerTimeoutError",
+    "IBMQJobManagerUnknownJobSet",
+    "IBMQManagedResultDataNotAvailable",
+    "JobManager",
+    "JobManagerError",
+    "JobManagerInvalidInputError",
+    "JobManagerInvalidStateError",
+    "JobManagerJobNotFound",
+    "JobManagerTimeoutError",
+    "JobManagerUnknownJobSet",
+    "JobSetEvent",
+    "ManagedJob",
+    "ManagedJobSet",
+    "ManagedResultDataNotAvailable",
+    "ManagedResults",
+    "MergedCounts",
+    "RetryPolicy",
+]

@@ -1,0 +1,43 @@
+"""Backend adapters: the only code that knows BackendV2 from SamplerV2."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qiskit.primitives import BaseSamplerV2
+from qiskit.providers import BackendV2
+
+from ..exceptions import JobManagerInvalidInputError
+from .backend_v2 import BackendV2Adapter
+from .base import BackendAdapter, CancelOutcome, Capabilities, describe_exception
+from .sampler import SamplerAdapter
+
+__all__ = [
+    "BackendAdapter",
+    "BackendV2Adapter",
+    "CancelOutcome",
+    "Capabilities",
+    "SamplerAdapter",
+    "adapter_for",
+    "describe_exception",
+]
+
+
+def adapter_for(backend: Any) -> BackendAdapter:
+    """The adapter for ``backend``; a clear error for anything that is not BackendV2 or SamplerV2."""
+    if isinstance(backend, BackendAdapter):
+        return backend
+    if isinstance(backend, BackendV2):
+        return BackendV2Adapter(backend)
+    if isinstance(backend, BaseSamplerV2):
+        return SamplerAdapter(backend)
+    kind = f"{type(backend).__module__}.{type(backend).__qualname__}"
+    if type(backend).__name__ == "BackendV1" or any(
+        cls.__name__ == "BackendV1" for cls in type(backend).__mro__
+    ):
+        hint = "BackendV1 is not supported: wrap it with qiskit.providers.BackendV2Converter"
+    elif any(cls.__name__ in ("BaseSamplerV1", "BaseSampler") for cls in type(backend).__mro__):
+        hint = "SamplerV1 is not supported: use a SamplerV2 (e.g. qiskit.primitives.StatevectorSampler)"
+    else:
+        hint = "pass a qiskit BackendV2 (e.g. AerSimulator()) or a SamplerV2"
+    raise JobManagerInvalidInputError(f"backend must be a BackendV2 or a SamplerV2, got {kind}; {hint}")

@@ -1,0 +1,99 @@
+"""Adapter for any qiskit BackendV2: Aer, BasicSimulator, fake and IBM backends."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from typing import Any
+
+from qiskit import QuantumCircuit
+from qiskit.providers import BackendV2
+from qiskit.result.models import ExperimentResult
+
+from .base import BackendAdapter, Capabilities
+
+LOCAL_POLL_INTERVAL = (0.002, 0.05)
+REMOTE_POLL_INTERVAL = (1.0, 10.0)
+_REMOTE_MODULES = ("qiskit_ibm_runtime.ibm_backend", "qiskit_ibm_provider")
+
+
+def _run_parameters(backend: BackendV2) -> frozenset[str]:
+    try:
+        parameters = inspect.signature(backend.run).parameters
+    except (TypeError, ValueError):
+        return frozenset()
+    return frozenset(
+        name for name, p in parameters.items() if p.kind is not inspect.Parameter.VAR_KEYWORD
+    )
+
+
+def _is_remote(backend: BackendV2) -> bool:
+    return any(type(backend).__module__.startswith(m) for m in _REMOTE_MODULES)
+
+
+def _cannot_cancel_reason(backend: BackendV2) -> tuple[bool, str]:
+    module = type(backend).__module__
+    if module.startswith("qiskit.providers.basic_provider"):
+        return False, "BasicSimulator runs each job inside run(); there is nothing left to cancel"
+    if module.startswith("qiskit_aer") or module.startswith("qiskit_ibm_runtime.fake_provider"):
+        return True, "the simulator cannot stop a job once it has started; it will run to the end"
+    return True, "the backend refused to cancel the job (it may have finished already)"
+
+
+class BackendV2Adapter(BackendAdapter):
+    backend: BackendV2
+
+    @property
+    def name(self) -> str:
+        return str(self.backend.name)
+
+    @cached_property
+    def capabilities(self) -> Capabilities:
+        parameters = _run_parameters(self.backend)
+        can_cancel, reason = _cannot_cancel_reason(self.backend)
+        max_circuits = self.backend.max_circuits
+        return Capabilities(
+            max_experiments_per_job=int(max_circuits) if max_circuits else None,
+            max_qubits=self.backend.num_qubits,
+            takes_tags="job_tags" in parameters,
+            takes_names="job_name" in parameters,
+            can_cancel=can_cancel,
+            cannot_cancel_reason=reason,
+            poll_interval=REMOTE_POLL_INTERVAL if _is_remote(self.backend) else LOCAL_POLL_INTERVAL,
+            run_options=None,
+        )
+
+    def default_shots(self) -> int | None:
+        shots = getattr(self.backend.options, "shots", None)
+        return shots if isinstance(shots, int) and shots > 0 else None
+
+    def submit(
+        self,
+        circuits: Sequence[QuantumCircuit],
+        *,
+        shots: int | None,
+        run_config: Mapping[str, Any],
+        name: str,
+        tags: Sequence[str],
+    ) -> Any:
+        options = dict(run_config)
+        if shots is not None:
+            # Always per call: set_options from another thread races (see DESIGN.md).
+            options["shots"] = shots
+        if self.capabilities.takes_tags:
+            options["job_tags"] = list(tags)
+        if self.capabilities.takes_names:
+            options["job_name"] = name
+        return self.backend.run(list(circuits), **options)
+
+    def fetch(
+        self, job: Any, circuits: Sequence[QuantumCircuit], run_config: Mapping[str, Any]
+    ) -> list[ExperimentResult]:
+        result = job.result()
+        experiments = list(result.results)
+        if len(experiments) != len(circuits):
+            raise RuntimeError(
+                f"the backend returned {len(experiments)} results for {len(circuits)} circuits"
+            )
+        return experiments

@@ -1,0 +1,146 @@
+"""The one protocol the job set uses to talk to any backend or sampler."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from qiskit import QuantumCircuit
+from qiskit.providers import JobStatus
+from qiskit.result.models import ExperimentResult
+
+from .status import to_job_status
+
+PENDING_JOB_LIMIT_CODE = 3458
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a backend can do, as far as the job manager cares."""
+
+    max_experiments_per_job: int | None
+    """The backend's own limit on circuits per job, None where it has none."""
+    max_qubits: int | None
+    """Widest circuit the backend runs, None where it does not say."""
+    takes_tags: bool
+    takes_names: bool
+    can_cancel: bool
+    """False where cancel can never succeed (the job already ran inside submit)."""
+    cannot_cancel_reason: str
+    """Shown on a chunk whose cancel was refused."""
+    poll_interval: tuple[float, float]
+    """First and longest pause between status polls, in seconds."""
+    run_options: frozenset[str] | None
+    """run_config keys the backend accepts; None accepts any."""
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOutcome:
+    cancelled: bool
+    note: str
+
+
+class BackendAdapter(abc.ABC):
+    """Wraps one backend or sampler; the only code that knows which kind it is."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+
+    @property
+    @abc.abstractmethod
+    def name(self) -> str:
+        """The backend's name, as reports show it."""
+
+    @property
+    def version(self) -> str:
+        return str(getattr(self.backend, "backend_version", None) or "")
+
+    @property
+    @abc.abstractmethod
+    def capabilities(self) -> Capabilities: ...
+
+    @abc.abstractmethod
+    def default_shots(self) -> int | None:
+        """Shots the backend uses when none are given, None where unknown."""
+
+    def validate(self, circuits: Sequence[QuantumCircuit], run_config: Mapping[str, Any]) -> None:
+        """Raise JobManagerInvalidInputError for input this backend cannot run."""
+
+    @abc.abstractmethod
+    def submit(
+        self,
+        circuits: Sequence[QuantumCircuit],
+        *,
+        shots: int | None,
+        run_config: Mapping[str, Any],
+        name: str,
+        tags: Sequence[str],
+    ) -> Any:
+        """Start one job and return its handle."""
+
+    def status(self, job: Any) -> JobStatus | None:
+        return to_job_status(job.status())
+
+    def job_id(self, job: Any) -> str | None:
+        try:
+            job_id = job.job_id()
+        except Exception:
+            return None
+        return None if job_id is None else str(job_id)
+
+    def cancel(self, job: Any) -> CancelOutcome:
+        reason = self.capabilities.cannot_cancel_reason
+        try:
+            accepted = job.cancel()
+        except NotImplementedError:
+            return CancelOutcome(False, reason)
+        except Exception as exc:
+            return CancelOutcome(False, f"cancel failed: {describe_exception(exc)}")
+        if accepted is False:
+            return CancelOutcome(False, reason)
+        return CancelOutcome(True, "cancel requested")
+
+    @abc.abstractmethod
+    def fetch(
+        self, job: Any, circuits: Sequence[QuantumCircuit], run_config: Mapping[str, Any]
+    ) -> list[ExperimentResult]:
+        """Block until the job's results are in; one ExperimentResult per circuit, in order."""
+
+    def error_text(self, job: Any) -> str:
+        """Words for a job that ended in ERROR."""
+        message = getattr(job, "error_message", None)
+        if callable(message):
+            try:
+                text = message()
+            except Exception:
+                text = None
+            if text:
+                return str(text)
+        try:
+            result = job.result()
+        except Exception as exc:
+            return describe_exception(exc)
+        status = getattr(result, "status", None)
+        return str(status) if status else "the job ended in ERROR without a message"
+
+
+def describe_exception(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def is_pending_job_limit(exc: BaseException) -> bool:
+    """True for IBM's 'too many pending jobs' answer (error code 3458), however it is wrapped."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        for attr in ("code", "error_code", "status_code"):
+            if getattr(current, attr, None) in (PENDING_JOB_LIMIT_CODE, str(PENDING_JOB_LIMIT_CODE)):
+                return True
+        if str(PENDING_JOB_LIMIT_CODE) in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

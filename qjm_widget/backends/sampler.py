@@ -1,0 +1,125 @@
+"""Adapter for any SamplerV2: qiskit's StatevectorSampler, Aer's and qiskit-ibm-runtime's."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from typing import Any
+
+from qiskit import QuantumCircuit
+from qiskit.primitives import BaseSamplerV2
+from qiskit.result.models import ExperimentResult, ExperimentResultData
+
+from ..exceptions import JobManagerInvalidInputError
+from .backend_v2 import LOCAL_POLL_INTERVAL
+from .base import BackendAdapter, Capabilities
+
+try:  # qiskit 1.x wants header objects; 2.x takes plain dicts.
+    from qiskit.qobj import QobjExperimentHeader as _Header  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - depends on the installed qiskit
+    _Header = None
+
+SAMPLER_RUN_OPTIONS = frozenset({"shots", "memory"})
+
+
+def experiment_header(circuit: QuantumCircuit) -> Any:
+    """The result header qiskit's own backends write, so Result formats our counts alike."""
+    header = {
+        "name": circuit.name,
+        "creg_sizes": [[creg.name, creg.size] for creg in circuit.cregs],
+        "memory_slots": sum(creg.size for creg in circuit.cregs),
+        "n_qubits": circuit.num_qubits,
+        "qreg_sizes": [[qreg.name, qreg.size] for qreg in circuit.qregs],
+        "metadata": dict(circuit.metadata or {}),
+    }
+    return _Header(**header) if _Header is not None else header
+
+
+def _to_hex(bitstring: str) -> str:
+    return hex(int(bitstring, 2)) if bitstring else "0x0"
+
+
+def pub_to_experiment(pub_result: Any, circuit: QuantumCircuit, memory: bool) -> ExperimentResult:
+    bits = pub_result.join_data()
+    counts: dict[str, int] = {}
+    for key, value in bits.get_counts().items():
+        hex_key = _to_hex(key)
+        counts[hex_key] = counts.get(hex_key, 0) + int(value)
+    data: dict[str, Any] = {"counts": counts}
+    if memory:
+        data["memory"] = [_to_hex(b) for b in bits.get_bitstrings()]
+    return ExperimentResult(
+        shots=int(bits.num_shots),
+        success=True,
+        data=ExperimentResultData(**data),
+        header=experiment_header(circuit),
+        status="DONE",
+    )
+
+
+class SamplerAdapter(BackendAdapter):
+    backend: BaseSamplerV2
+
+    @property
+    def _target_backend(self) -> Any:
+        mode = getattr(self.backend, "mode", None)
+        return mode if hasattr(mode, "num_qubits") else getattr(self.backend, "_backend", None)
+
+    @property
+    def name(self) -> str:
+        target = self._target_backend
+        inner = getattr(target, "name", None)
+        kind = type(self.backend).__name__
+        return f"{kind}({inner})" if isinstance(inner, str) else kind
+
+    @cached_property
+    def capabilities(self) -> Capabilities:
+        max_qubits = getattr(self._target_backend, "num_qubits", None)
+        return Capabilities(
+            max_experiments_per_job=None,
+            max_qubits=max_qubits if isinstance(max_qubits, int) else None,
+            takes_tags=False,
+            takes_names=False,
+            can_cancel=True,
+            cannot_cancel_reason="local primitive jobs start at once and cannot be stopped",
+            poll_interval=LOCAL_POLL_INTERVAL,
+            run_options=SAMPLER_RUN_OPTIONS,
+        )
+
+    def default_shots(self) -> int | None:
+        shots = getattr(self.backend, "default_shots", None)
+        if shots is None:
+            options = getattr(self.backend, "options", None)
+            shots = getattr(options, "default_shots", None)
+        return shots if isinstance(shots, int) and shots > 0 else None
+
+    def validate(self, circuits: Sequence[QuantumCircuit], run_config: Mapping[str, Any]) -> None:
+        for index, circuit in enumerate(circuits):
+            if not circuit.cregs:
+                raise JobManagerInvalidInputError(
+                    f"experiment {index} ({circuit.name!r}) has no classical register: a sampler "
+                    "returns only measured registers; add measurements (e.g. measure_all())"
+                )
+
+    def submit(
+        self,
+        circuits: Sequence[QuantumCircuit],
+        *,
+        shots: int | None,
+        run_config: Mapping[str, Any],
+        name: str,
+        tags: Sequence[str],
+    ) -> Any:
+        return self.backend.run([(circuit,) for circuit in circuits], shots=shots)
+
+    def fetch(
+        self, job: Any, circuits: Sequence[QuantumCircuit], run_config: Mapping[str, Any]
+    ) -> list[ExperimentResult]:
+        result = job.result()
+        pub_results = list(result)
+        if len(pub_results) != len(circuits):
+            raise RuntimeError(
+                f"the sampler returned {len(pub_results)} results for {len(circuits)} circuits"
+            )
+        memory = bool(run_config.get("memory", False))
+        return [pub_to_experiment(p, c, memory) for p, c in zip(pub_results, circuits, strict=True)]

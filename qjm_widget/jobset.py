@@ -1,0 +1,290 @@
+"""ManagedJobSet: the experiments of one run(), split into chunks that run in the background."""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from qiskit import QuantumCircuit
+from qiskit.providers import JobStatus
+
+from .backends import BackendAdapter
+from .chunk import ChunkState, ManagedJob
+from .counts import MergedCounts
+from .events import JobSetEvent, Listener
+from .exceptions import (
+    JobManagerInvalidStateError,
+    JobManagerJobNotFound,
+    JobManagerTimeoutError,
+)
+from .policy import RetryPolicy
+from .report import render_job_set_report
+from .results import Experiment, ManagedResults, find_experiment
+from .runner import ChunkRunner
+from .scheduler import Scheduler
+from .validation import string_list, timeout_seconds
+
+SET_TAG_PREFIX = "qjm_jobset_"
+_RETRYABLE = (ChunkState.ERROR, ChunkState.FAILED, ChunkState.LOST)
+
+
+class ManagedJobSet(ChunkRunner):
+    """The chunks of one ``JobManager.run()``; every method returns at once unless it says wait.
+
+    Example:
+        >>> job_set = JobManager().run(circuits, backend=AerSimulator(), shots=1000)
+        >>> job_set.results().get_counts(0)
+    """
+
+    def __init__(
+        self,
+        *,
+        job_set_id: str,
+        name: str,
+        experiments: Sequence[QuantumCircuit],
+        chunks: list[ManagedJob],
+        adapter: BackendAdapter,
+        scheduler: Scheduler,
+        tags: list[str],
+        share_level: str | None,
+        run_config: dict[str, Any],
+        max_concurrent_jobs: int | None,
+        retry_policy: RetryPolicy,
+    ) -> None:
+        super().__init__(
+            job_set_id=job_set_id,
+            experiments=experiments,
+            chunks=chunks,
+            adapter=adapter,
+            scheduler=scheduler,
+            run_config=run_config,
+            max_concurrent_jobs=max_concurrent_jobs,
+            retry_policy=retry_policy,
+        )
+        self._name = name
+        self._tags = list(tags)
+        self.job_share_level = share_level
+        """Kept as given; backends without sharing levels ignore it."""
+        self.created_at = datetime.datetime.now(datetime.timezone.utc)
+        self._started = time.monotonic()
+
+    def _start(self) -> None:
+        self._scheduler.activate(self)
+
+    # -- identity -------------------------------------------------------------------------
+
+    def job_set_id(self) -> str:
+        return self._id
+
+    def name(self) -> str:
+        return self._name
+
+    def tags(self) -> list[str]:
+        """The user's tags; jobs also carry ``qjm_jobset_<id>``, which identifies the set."""
+        with self._lock:
+            return list(self._tags)
+
+    @property
+    def backend(self) -> Any:
+        return self._adapter.backend
+
+    @property
+    def backend_name(self) -> str:
+        return self._adapter.name
+
+    def _job_name(self, chunk: ManagedJob) -> str:
+        return f"{self._name}_{chunk.index}"
+
+    def _job_tags(self) -> list[str]:
+        with self._lock:
+            return [*self._tags, SET_TAG_PREFIX + self._id]
+
+    def update_name(self, name: str) -> str:
+        """Rename the set (and the names of jobs submitted from now on); returns the new name."""
+        if not isinstance(name, str) or not name:
+            raise JobManagerInvalidStateError(f"name must be a non-empty string, got {name!r}")
+        with self._lock:
+            self._name = name
+            self._events.post(self._set_event())
+        self._events.flush()
+        return name
+
+    def update_tags(
+        self,
+        replacement_tags: list[str] | None = None,
+        additional_tags: list[str] | None = None,
+        removal_tags: list[str] | None = None,
+    ) -> list[str]:
+        """Replace, then add, then remove tags, in that order; returns the new tags."""
+        if replacement_tags is None and additional_tags is None and removal_tags is None:
+            raise JobManagerInvalidStateError(
+                "update_tags needs replacement_tags, additional_tags or removal_tags"
+            )
+        replace = None if replacement_tags is None else string_list("replacement_tags", replacement_tags)
+        add = string_list("additional_tags", additional_tags)
+        remove = set(string_list("removal_tags", removal_tags))
+        with self._lock:
+            tags = self._tags if replace is None else replace
+            tags = [*tags, *(t for t in add if t not in tags)]
+            self._tags = [t for t in dict.fromkeys(tags) if t not in remove]
+            self._events.post(self._set_event())
+            result = list(self._tags)
+        self._events.flush()
+        return result
+
+    def _set_event(self) -> JobSetEvent:
+        return JobSetEvent("set", self._id)
+
+    # -- chunks ---------------------------------------------------------------------------
+
+    def managed_jobs(self) -> list[ManagedJob]:
+        return list(self._chunks)
+
+    def jobs(self) -> list[Any]:
+        """Each chunk's job, None where it has none (not submitted, or its submit failed)."""
+        return [chunk.job for chunk in self._chunks]
+
+    def statuses(self) -> list[JobStatus | None]:
+        return [chunk.status for chunk in self._chunks]
+
+    def _chunk(self, index: object) -> ManagedJob:
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise JobManagerJobNotFound(f"a chunk index must be an int, got {index!r}")
+        if not 0 <= index < len(self._chunks):
+            raise JobManagerJobNotFound(
+                f"chunk index {index} is out of range: the set has {len(self._chunks)} chunks"
+            )
+        return self._chunks[index]
+
+    def job(self, experiment: Experiment) -> tuple[Any, int]:
+        """The job that ran ``experiment`` and its index inside that job."""
+        index = find_experiment(self._experiments, experiment)
+        for chunk in self._chunks:
+            if chunk.start_index <= index <= chunk.end_index:
+                return chunk.job, index - chunk.start_index
+        raise JobManagerJobNotFound(f"no chunk covers experiment {index}")
+
+    def error_messages(self) -> str | None:
+        """One line per failed chunk or experiment; None when nothing failed."""
+        lines = [
+            f"chunk {c.index} (experiments {c.start_index}-{c.end_index}, "
+            f"job {c.job_id or 'not submitted'}): {c.state.value}: {c.error or c.note or ''}".rstrip(
+                ": "
+            )
+            for c in self._chunks
+            if c.state in _RETRYABLE or c.failed_experiments
+        ]
+        return "\n".join(lines) if lines else None
+
+    def report(self, detailed: bool = True) -> str:
+        return render_job_set_report(self, detailed)
+
+    def counts(self) -> MergedCounts:
+        """Counts merged so far: per experiment and in aggregate."""
+        with self._lock:
+            return self._ledger.snapshot()
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(event)`` on every change, from a background thread; returns unsubscribe."""
+        return self._events.subscribe(listener)
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self._started
+
+    # -- waiting --------------------------------------------------------------------------
+
+    def done(self) -> bool:
+        """True once every chunk is final (done, error, failed, cancelled or lost)."""
+        with self._lock:
+            return self._unfinished == 0
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until every chunk is final; JobManagerTimeoutError after ``timeout`` seconds."""
+        seconds = timeout_seconds(timeout)
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._unfinished == 0, seconds):
+                raise JobManagerTimeoutError(
+                    f"job set {self._id} has {self._unfinished} unfinished chunks after {timeout} s"
+                )
+
+    def results(self, timeout: float | None = None, partial: bool = False) -> ManagedResults:
+        """Wait for every chunk, then return the results (failed chunks included, as such)."""
+        self.wait(timeout)
+        return ManagedResults(self, partial)
+
+    # -- control --------------------------------------------------------------------------
+
+    def cancel(self) -> None:
+        """Cancel every chunk: those not submitted at once, the others through the backend."""
+        self._cancel(self._chunks)
+
+    def cancel_job(self, index: int) -> None:
+        """Cancel one chunk; where the backend refuses, the chunk's ``note`` says why."""
+        self._cancel([self._chunk(index)])
+
+    def _cancel(self, chunks: list[ManagedJob]) -> None:
+        targets = []
+        with self._lock:
+            for chunk in chunks:
+                if chunk.state in (ChunkState.PENDING, ChunkState.WAITING):
+                    chunk.note = "cancelled before it was submitted"
+                    self._move(chunk, ChunkState.CANCELLED)
+                elif chunk.state is ChunkState.SUBMITTING:
+                    self._cancel_requested.add(chunk.index)
+                elif chunk.state.in_flight:
+                    chunk.note = "cancelling"
+                    self._announce(chunk)
+                    targets.append((chunk, chunk.job))
+            if targets:
+                self._scheduler.submit(self._task(lambda: self._cancel_jobs(targets)))
+        self._events.flush()
+
+    def retry(self, index: int) -> None:
+        """Resubmit a chunk that ended in error, failed, was cancelled or lost; replaces its counts."""
+        chunk = self._chunk(index)
+        with self._lock:
+            if not chunk.state.is_final:
+                raise JobManagerInvalidStateError(
+                    f"chunk {index} is {chunk.state.value}; only a finished chunk can be retried"
+                )
+            if chunk.succeeded:
+                raise JobManagerInvalidStateError(
+                    f"chunk {index} finished successfully; there is nothing to retry"
+                )
+            self._reset(chunk)
+        self._events.flush()
+        self._start()
+
+    def retry_failed(self) -> list[int]:
+        """Retry every chunk in error, failed or lost, or with failed experiments (not cancelled
+        ones: those were stopped on purpose). Returns the indexes retried."""
+        with self._lock:
+            retried = [
+                c for c in self._chunks if c.state in _RETRYABLE or (c.failed_experiments and c.state is ChunkState.DONE)
+            ]
+            for chunk in retried:
+                self._reset(chunk)
+        self._events.flush()
+        if retried:
+            self._start()
+        return [c.index for c in retried]
+
+    def _reset(self, chunk: ManagedJob) -> None:
+        if chunk.job_id:
+            chunk.previous_job_ids.append(chunk.job_id)
+        chunk.job = None
+        chunk.job_id = None
+        chunk.job_status = JobStatus.INITIALIZING
+        chunk.error = None
+        chunk.note = "retry requested"
+        self._failures.pop(chunk.index, None)
+        self._move(chunk, ChunkState.PENDING)
+
+    def __repr__(self) -> str:
+        return (
+            f"<ManagedJobSet {self._name!r} id={self._id} backend={self.backend_name} "
+            f"chunks={len(self._chunks)}>"
+        )

@@ -1,0 +1,152 @@
+"""JobManager: splits experiments into jobs and keeps the job sets of this process."""
+
+from __future__ import annotations
+
+import datetime
+import threading
+import uuid
+from typing import Any
+
+from .backends import adapter_for
+from .chunk import plan_chunks
+from .exceptions import JobManagerInvalidInputError, JobManagerUnknownJobSet
+from .jobset import ManagedJobSet
+from .policy import RetryPolicy
+from .scheduler import Scheduler
+from .validation import (
+    circuits_fit,
+    experiments_list,
+    positive_int,
+    run_config,
+    share_level,
+    string_list,
+)
+
+DEFAULT_MAX_WORKERS = 4
+
+
+class JobManager:
+    """Runs many circuits on any BackendV2 or SamplerV2 as a managed set of jobs.
+
+    A drop-in for qiskit-ibmq-provider's IBMQJobManager: ``run`` returns a
+    :class:`ManagedJobSet` at once; submitting and polling happen on the manager's threads
+    (at most ``max_workers`` of them plus one coordinator, and none once every set is final).
+
+    Example:
+        >>> from qiskit_aer import AerSimulator
+        >>> job_set = JobManager().run(circuits, backend=AerSimulator(), shots=1000,
+        ...                            max_experiments_per_job=100)
+        >>> counts = job_set.results().get_counts(0)
+    """
+
+    def __init__(self, max_workers: int = DEFAULT_MAX_WORKERS) -> None:
+        workers = positive_int("max_workers", max_workers, optional=False)
+        assert workers is not None
+        self._scheduler = Scheduler(workers)
+        self._job_sets: dict[str, ManagedJobSet] = {}
+        self._lock = threading.Lock()
+
+    def run(
+        self,
+        experiments: Any,
+        backend: Any,
+        name: str | None = None,
+        max_experiments_per_job: int | None = None,
+        job_share_level: str | None = None,
+        job_tags: list[str] | None = None,
+        *,
+        max_concurrent_jobs: int | None = None,
+        max_shots_per_job: int | None = None,
+        retry_policy: RetryPolicy | None = None,
+        **run_config_: Any,
+    ) -> ManagedJobSet:
+        """Split ``experiments`` into jobs on ``backend`` and start them in the background.
+
+        Args:
+            experiments: A QuantumCircuit or a list of them (bound, measured where counts are
+                wanted, no wider than the backend).
+            backend: A BackendV2 (AerSimulator, BasicSimulator, a fake or IBM backend) or a
+                SamplerV2 (StatevectorSampler, Aer's or qiskit-ibm-runtime's SamplerV2).
+            name: The set's name; jobs are named ``{name}_{index}`` where the backend takes
+                names. Defaults to the current date and time.
+            max_experiments_per_job: Circuits per job; the backend's own limit wins where lower.
+                Without either, all circuits go in one job.
+            job_share_level: One of global, hub, group, project, none. Kept on the set; it has
+                no effect on backends without sharing levels.
+            job_tags: Tags for every job, where the backend takes tags; the set adds its own.
+            max_concurrent_jobs: At most this many unfinished jobs at a time (None: no cap).
+            max_shots_per_job: Split each experiment's shots across jobs of at most this many
+                shots and merge the counts back.
+            retry_policy: Retries of failed submissions and result fetches.
+            **run_config_: Passed to ``backend.run`` (shots, memory, seed_simulator, ...); a
+                sampler takes shots and memory.
+
+        Raises:
+            JobManagerInvalidInputError: for any bad argument, before anything is submitted.
+        """
+        circuits = experiments_list(experiments)
+        adapter = adapter_for(backend)
+        per_job = positive_int("max_experiments_per_job", max_experiments_per_job)
+        concurrent = positive_int("max_concurrent_jobs", max_concurrent_jobs)
+        shots_cap = positive_int("max_shots_per_job", max_shots_per_job)
+        level = share_level(job_share_level)
+        tags = string_list("job_tags", job_tags)
+        if name is not None and not isinstance(name, str):
+            raise JobManagerInvalidInputError(f"name must be a string, got {type(name).__name__}")
+        if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
+            raise JobManagerInvalidInputError(
+                f"retry_policy must be a RetryPolicy, got {type(retry_policy).__name__}"
+            )
+        config = run_config(adapter, {k: v for k, v in run_config_.items() if v is not None})
+        circuits_fit(adapter, circuits)
+        adapter.validate(circuits, config)
+        shots = config.pop("shots", None)
+        if shots_cap is not None and shots is None:
+            shots = adapter.default_shots()
+            if shots is None:
+                raise JobManagerInvalidInputError(
+                    "max_shots_per_job needs shots: pass shots=... to run()"
+                )
+        limit = adapter.capabilities.max_experiments_per_job
+        sizes = [s for s in (per_job, limit) if s is not None]
+        chunks = plan_chunks(len(circuits), min(sizes) if sizes else len(circuits), shots, shots_cap)
+        job_set = ManagedJobSet(
+            job_set_id=uuid.uuid4().hex,
+            name=name or datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            experiments=circuits,
+            chunks=chunks,
+            adapter=adapter,
+            scheduler=self._scheduler,
+            tags=tags,
+            share_level=level,
+            run_config=config,
+            max_concurrent_jobs=concurrent,
+            retry_policy=retry_policy or RetryPolicy(),
+        )
+        with self._lock:
+            self._job_sets[job_set.job_set_id()] = job_set
+        job_set._start()
+        return job_set
+
+    def job_sets(self, name: str | None = None) -> list[ManagedJobSet]:
+        """Job sets of this manager, oldest first; only those called ``name`` if given."""
+        with self._lock:
+            sets = list(self._job_sets.values())
+        return [s for s in sets if name is None or s.name() == name]
+
+    def retrieve_job_set(self, job_set_id: str) -> ManagedJobSet:
+        with self._lock:
+            job_set = self._job_sets.get(job_set_id)
+        if job_set is None:
+            raise JobManagerUnknownJobSet(f"no job set with id {job_set_id!r} in this manager")
+        return job_set
+
+    def report(self, detailed: bool = True) -> str:
+        """Reports of every job set of this manager."""
+        sets = self.job_sets()
+        if not sets:
+            return "No job sets."
+        return "\n\n".join(s.report(detailed) for s in sets)
+
+
+IBMQJobManager = JobManager

@@ -1,0 +1,55 @@
+"""How transient failures are retried."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .exceptions import JobManagerError, JobManagerInvalidInputError
+
+# Exceptions that mean "this input will never run", not "the service hiccupped".
+_PERMANENT = (TypeError, ValueError, AttributeError, KeyError, NotImplementedError, JobManagerError)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Default test for a failure worth retrying: anything but a programming or input error."""
+    return not isinstance(exc, _PERMANENT)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Retries of a chunk whose submission or result fetch raised.
+
+    A job that ran and ended in ERROR is not retried automatically: a deterministic failure would
+    only fail again and spend quota. Call ``retry`` / ``retry_failed`` for those.
+
+    Example:
+        ``RetryPolicy(attempts=5, initial_delay=2.0)`` tries each chunk up to five times, waiting
+        2 s, 4 s, 8 s, 16 s between tries.
+    """
+
+    attempts: int = 3
+    """Tries per chunk before it is left FAILED for a manual retry (1 = no automatic retry)."""
+    initial_delay: float = 0.5
+    factor: float = 2.0
+    max_delay: float = 60.0
+    retry_on: Callable[[BaseException], bool] = is_transient
+
+    def __post_init__(self) -> None:
+        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int) or self.attempts < 1:
+            raise JobManagerInvalidInputError(
+                f"RetryPolicy.attempts must be a positive int, got {self.attempts!r}"
+            )
+        for name in ("initial_delay", "factor", "max_delay"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise JobManagerInvalidInputError(
+                    f"RetryPolicy.{name} must be a number >= 0, got {value!r}"
+                )
+
+    def delay(self, failures: int) -> float:
+        """Pause before the next try, after ``failures`` failed tries in a row."""
+        return float(min(self.max_delay, self.initial_delay * self.factor ** max(0, failures - 1)))
+
+    def should_retry(self, exc: BaseException, failures: int) -> bool:
+        return failures < self.attempts and self.retry_on(exc)

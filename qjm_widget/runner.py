@@ -1,0 +1,331 @@
+"""The state machine that moves a job set's chunks from pending to final.
+
+It runs on the manager's scheduler: ``step`` (on the coordinator) decides what to start,
+tasks (on the pool) do the slow calls into the backend, and every change of state goes through
+``_move`` under one lock, which keeps the indexes, events and waiters in step.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+from qiskit import QuantumCircuit
+from qiskit.providers import JobStatus
+
+from .backends import BackendAdapter, describe_exception
+from .backends.base import is_pending_job_limit
+from .chunk import ChunkState, ManagedJob
+from .counts import CountsLedger, experiment_counts
+from .events import EventHub, JobSetEvent
+from .policy import RetryPolicy
+from .scheduler import Scheduler, Task
+
+_POLL_BACKOFF = 1.5
+_LIMIT_DELAY = (1.0, 60.0)
+_IN_FLIGHT_STATUSES = {
+    JobStatus.INITIALIZING: ChunkState.QUEUED,
+    JobStatus.VALIDATING: ChunkState.QUEUED,
+    JobStatus.QUEUED: ChunkState.QUEUED,
+    JobStatus.RUNNING: ChunkState.RUNNING,
+}
+
+
+class ChunkRunner:
+    """Runs chunks through an adapter; ManagedJobSet adds the public API on top."""
+
+    def __init__(
+        self,
+        *,
+        job_set_id: str,
+        experiments: Sequence[QuantumCircuit],
+        chunks: list[ManagedJob],
+        adapter: BackendAdapter,
+        scheduler: Scheduler,
+        run_config: dict[str, Any],
+        max_concurrent_jobs: int | None,
+        retry_policy: RetryPolicy,
+    ) -> None:
+        self._id = job_set_id
+        self._experiments = list(experiments)
+        self._chunks = chunks
+        self._adapter = adapter
+        self._scheduler = scheduler
+        self._run_config = run_config
+        self._max_concurrent = max_concurrent_jobs
+        self._policy = retry_policy
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._events = EventHub()
+        self._ledger = CountsLedger(len(experiments))
+        self._pending: deque[int] = deque(range(len(chunks)))
+        self._waiting: dict[int, float] = {}
+        self._submitting: set[int] = set()
+        self._in_flight: set[int] = set()
+        self._cancel_requested: set[int] = set()
+        self._failures: dict[int, int] = {}
+        self._unfinished = len(chunks)
+        self._tasks = 0
+        self._polling = False
+        self._poll_interval = adapter.capabilities.poll_interval[0]
+        self._next_poll = 0.0
+        self._limit_until = 0.0
+        self._limit_waits = 0
+
+    # Hooks the public class fills in.
+    def _job_name(self, chunk: ManagedJob) -> str:
+        raise NotImplementedError
+
+    def _job_tags(self) -> list[str]:
+        raise NotImplementedError
+
+    # -- state changes (call with the lock held) -------------------------------------------
+
+    def _move(self, chunk: ManagedJob, state: ChunkState) -> None:
+        old = chunk.state
+        index = chunk.index
+        self._submitting.discard(index)
+        self._in_flight.discard(index)
+        self._waiting.pop(index, None)
+        if state is ChunkState.PENDING:
+            self._pending.appendleft(index)
+        elif state is ChunkState.SUBMITTING:
+            self._submitting.add(index)
+        elif state.in_flight:
+            self._in_flight.add(index)
+        if state.is_final and not old.is_final:
+            self._unfinished -= 1
+            chunk.finished_at = time.time()
+        elif old.is_final and not state.is_final:
+            self._unfinished += 1
+            chunk.finished_at = None
+        chunk.state = state
+        self._announce(chunk)
+        if self._unfinished == 0 and not old.is_final:
+            self._events.post(JobSetEvent("final", self._id))
+
+    def _announce(self, chunk: ManagedJob) -> None:
+        self._events.post(JobSetEvent("chunk", self._id, chunk.index, chunk.state.value))
+        self._changed.notify_all()
+
+    def _wait_then_resubmit(self, chunk: ManagedJob, delay: float, note: str) -> None:
+        self._move(chunk, ChunkState.WAITING)
+        self._waiting[chunk.index] = time.monotonic() + delay
+        chunk.note = note
+        self._scheduler.wake()
+
+    # -- the coordinator's step -----------------------------------------------------------
+
+    def step(self, now: float) -> tuple[list[Task], float | None, bool]:
+        tasks: list[Task] = []
+        with self._lock:
+            for index, due in list(self._waiting.items()):
+                if due <= now:
+                    self._move(self._chunks[index], ChunkState.PENDING)
+            capacity = self._max_concurrent or len(self._chunks)
+            while (
+                self._pending
+                and now >= self._limit_until
+                and len(self._submitting) + len(self._in_flight) < capacity
+            ):
+                chunk = self._chunks[self._pending.popleft()]
+                if chunk.state is not ChunkState.PENDING:
+                    continue  # cancelled or already taken since it was queued
+                chunk.attempts += 1
+                self._move(chunk, ChunkState.SUBMITTING)
+                tasks.append(self._task(partial(self._submit, chunk)))
+            if self._in_flight and not self._polling and now >= self._next_poll:
+                self._polling = True
+                tasks.append(self._task(self._poll))
+            wakes = list(self._waiting.values())
+            if self._in_flight and not self._polling:
+                wakes.append(self._next_poll)
+            if self._pending and self._limit_until > now:
+                wakes.append(self._limit_until)
+            finished = self._unfinished == 0 and self._tasks == 0
+        self._events.flush()
+        return tasks, min(wakes) if wakes else None, finished
+
+    def _task(self, work: Callable[[], None]) -> Task:
+        """Wrap ``work`` so the set counts it as running until it returns (lock held)."""
+        self._tasks += 1
+
+        def run() -> None:
+            try:
+                work()
+            finally:
+                with self._lock:
+                    self._tasks -= 1
+                self._events.flush()
+                self._scheduler.wake()
+
+        return run
+
+    # -- tasks on the pool ----------------------------------------------------------------
+
+    def _circuits(self, chunk: ManagedJob) -> list[QuantumCircuit]:
+        return self._experiments[chunk.start_index : chunk.end_index + 1]
+
+    def _submit(self, chunk: ManagedJob) -> None:
+        try:
+            job = self._adapter.submit(
+                self._circuits(chunk),
+                shots=chunk.shots,
+                run_config=self._run_config,
+                name=self._job_name(chunk),
+                tags=self._job_tags(),
+            )
+        except Exception as exc:
+            with self._lock:
+                self._submit_failed(chunk, exc)
+            return
+        with self._lock:
+            self._limit_waits = 0
+            chunk.job = job
+            chunk.job_id = self._adapter.job_id(job)
+            chunk.job_status = JobStatus.INITIALIZING
+            chunk.submitted_at = time.time()
+            chunk.error = None
+            chunk.note = None
+            self._move(chunk, ChunkState.QUEUED)
+            self._poll_soon()
+            cancel_now = chunk.index in self._cancel_requested
+            self._cancel_requested.discard(chunk.index)
+        if cancel_now:
+            self._cancel_jobs([(chunk, job)])
+
+    def _submit_failed(self, chunk: ManagedJob, exc: Exception) -> None:
+        if chunk.index in self._cancel_requested:
+            self._cancel_requested.discard(chunk.index)
+            chunk.error = f"submit failed: {describe_exception(exc)}"
+            self._move(chunk, ChunkState.CANCELLED)
+            return
+        if is_pending_job_limit(exc):
+            chunk.attempts -= 1  # the backend asked us to wait; that is not a failed try
+            self._limit_waits += 1
+            low, high = _LIMIT_DELAY
+            delay = min(high, low * 2 ** (self._limit_waits - 1))
+            self._limit_until = time.monotonic() + delay
+            self._wait_then_resubmit(
+                chunk,
+                delay,
+                f"the backend's pending-job limit is reached (error 3458); "
+                f"resubmitting in {delay:.0f} s",
+            )
+            return
+        failures = self._failures.get(chunk.index, 0) + 1
+        self._failures[chunk.index] = failures
+        chunk.error = f"submit failed (try {chunk.attempts}): {describe_exception(exc)}"
+        if self._policy.should_retry(exc, failures):
+            delay = self._policy.delay(failures)
+            self._wait_then_resubmit(chunk, delay, f"retrying in {delay:.1f} s")
+        else:
+            chunk.note = None
+            self._move(chunk, ChunkState.FAILED)
+
+    def _poll_soon(self) -> None:
+        self._poll_interval = self._adapter.capabilities.poll_interval[0]
+        self._next_poll = time.monotonic() + self._poll_interval
+        self._scheduler.wake()
+
+    def _poll(self) -> None:
+        changed = False
+        try:
+            with self._lock:
+                targets = [(self._chunks[i], self._chunks[i].job) for i in sorted(self._in_flight)]
+            outcomes = [(chunk, job, self._observe(chunk, job)) for chunk, job in targets]
+            with self._lock:
+                for chunk, job, apply in outcomes:
+                    if chunk.job is job and chunk.state.in_flight:
+                        changed |= apply()
+        finally:
+            with self._lock:
+                low, high = self._adapter.capabilities.poll_interval
+                self._poll_interval = (
+                    low if changed else min(high, self._poll_interval * _POLL_BACKOFF)
+                )
+                self._next_poll = time.monotonic() + self._poll_interval
+                self._polling = False
+
+    def _observe(self, chunk: ManagedJob, job: Any) -> Callable[[], bool]:
+        """Read a job's status (and results, once DONE) without the lock; return how to apply it."""
+        try:
+            status = self._adapter.status(job)
+        except Exception as exc:
+            return partial(self._apply_status, chunk, None, describe_exception(exc))
+        if status is JobStatus.DONE:
+            try:
+                results = self._adapter.fetch(job, self._circuits(chunk), self._run_config)
+            except Exception as exc:
+                return partial(self._apply_fetch_failure, chunk, exc)
+            return partial(self._apply_done, chunk, results)
+        if status is JobStatus.ERROR:
+            return partial(self._apply_end, chunk, ChunkState.ERROR, self._adapter.error_text(job))
+        if status is JobStatus.CANCELLED:
+            return partial(self._apply_end, chunk, ChunkState.CANCELLED, None)
+        return partial(self._apply_status, chunk, status, None)
+
+    def _apply_status(self, chunk: ManagedJob, status: JobStatus | None, error: str | None) -> bool:
+        note = None if error is None else f"status could not be read: {error}"
+        state = _IN_FLIGHT_STATUSES.get(status, chunk.state) if status else chunk.state
+        if (status, note, state) == (chunk.job_status, chunk.note, chunk.state):
+            return False
+        chunk.job_status, chunk.note = status, note
+        if state is chunk.state:
+            self._announce(chunk)
+        else:
+            self._move(chunk, state)
+        return True
+
+    def _apply_done(self, chunk: ManagedJob, results: list[Any]) -> bool:
+        chunk.job_status = JobStatus.DONE
+        chunk.experiment_results = results
+        chunk.note = None
+        failed = chunk.failed_experiments
+        chunk.error = (
+            "; ".join(f"experiment {index} failed: {message}" for index, message in failed)
+            if failed
+            else None
+        )
+        self._ledger.replace(
+            chunk.index, chunk.start_index, [experiment_counts(r) for r in results]
+        )
+        self._move(chunk, ChunkState.DONE)
+        self._events.post(JobSetEvent("counts", self._id, chunk.index, chunk.state.value))
+        return True
+
+    def _apply_fetch_failure(self, chunk: ManagedJob, exc: Exception) -> bool:
+        failures = self._failures.get(chunk.index, 0) + 1
+        self._failures[chunk.index] = failures
+        message = f"could not fetch results: {describe_exception(exc)}"
+        if self._policy.should_retry(exc, failures):
+            chunk.note = f"{message}; trying again"
+            self._announce(chunk)
+        else:
+            self._apply_end(chunk, ChunkState.FAILED, message)
+        return True
+
+    def _apply_end(self, chunk: ManagedJob, state: ChunkState, error: str | None) -> bool:
+        chunk.job_status = {
+            ChunkState.ERROR: JobStatus.ERROR,
+            ChunkState.CANCELLED: JobStatus.CANCELLED,
+        }.get(state, chunk.job_status)
+        chunk.error = error
+        chunk.note = "cancelled" if state is ChunkState.CANCELLED else None
+        self._move(chunk, state)
+        return True
+
+    def _cancel_jobs(self, targets: list[tuple[ManagedJob, Any]]) -> None:
+        for chunk, job in targets:
+            outcome = self._adapter.cancel(job)
+            with self._lock:
+                if chunk.job is job and chunk.state.in_flight:
+                    chunk.note = outcome.note
+                    self._announce(chunk)
+                    if outcome.cancelled:
+                        self._poll_soon()
+        self._events.flush()

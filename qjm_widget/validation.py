@@ -1,0 +1,113 @@
+"""Checks on run() arguments: every bad input is refused before anything is submitted."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from qiskit import QuantumCircuit
+
+from .backends import BackendAdapter
+from .exceptions import JobManagerInvalidInputError
+
+SHARE_LEVELS = ("global", "hub", "group", "project", "none")
+
+
+def positive_int(name: str, value: object, *, optional: bool = True) -> int | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise JobManagerInvalidInputError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+def timeout_seconds(timeout: object) -> float | None:
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
+        raise JobManagerInvalidInputError(
+            f"timeout must be a number of seconds >= 0 or None, got {timeout!r}"
+        )
+    return float(timeout)
+
+
+def string_list(name: str, value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise JobManagerInvalidInputError(
+            f"{name} must be a list of strings, got {type(value).__name__}"
+        )
+    bad = [item for item in value if not isinstance(item, str)]
+    if bad:
+        raise JobManagerInvalidInputError(f"{name} must hold only strings, got {bad[0]!r}")
+    return list(value)
+
+
+def share_level(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.lower() not in SHARE_LEVELS:
+        raise JobManagerInvalidInputError(
+            f"job_share_level must be one of {', '.join(SHARE_LEVELS)}, got {value!r}"
+        )
+    return value.lower()
+
+
+def _is_pulse(item: object) -> bool:
+    return type(item).__module__.startswith("qiskit.pulse") or type(item).__name__ in (
+        "Schedule",
+        "ScheduleBlock",
+    )
+
+
+def experiments_list(experiments: object) -> list[QuantumCircuit]:
+    items = [experiments] if isinstance(experiments, QuantumCircuit) else experiments
+    if not isinstance(items, Sequence) or isinstance(items, str):
+        raise JobManagerInvalidInputError(
+            f"experiments must be a QuantumCircuit or a list of them, got {type(items).__name__}"
+        )
+    if not items:
+        raise JobManagerInvalidInputError("experiments is empty: pass at least one QuantumCircuit")
+    for index, item in enumerate(items):
+        if _is_pulse(item):
+            raise JobManagerInvalidInputError(
+                f"experiment {index} is a pulse schedule: pulse schedules no longer exist in "
+                "Qiskit 2.x; pass QuantumCircuits"
+            )
+        if not isinstance(item, QuantumCircuit):
+            raise JobManagerInvalidInputError(
+                f"experiment {index} is a {type(item).__name__}, not a QuantumCircuit"
+            )
+    return list(items)
+
+
+def circuits_fit(adapter: BackendAdapter, circuits: Sequence[QuantumCircuit]) -> None:
+    width = adapter.capabilities.max_qubits
+    for index, circuit in enumerate(circuits):
+        if width is not None and circuit.num_qubits > width:
+            raise JobManagerInvalidInputError(
+                f"experiment {index} ({circuit.name!r}) has {circuit.num_qubits} qubits; "
+                f"{adapter.name} has {width}"
+            )
+        if circuit.parameters:
+            names = ", ".join(sorted(p.name for p in circuit.parameters)[:5])
+            raise JobManagerInvalidInputError(
+                f"experiment {index} ({circuit.name!r}) has unbound parameters ({names}); "
+                "bind them with circuit.assign_parameters(...) first"
+            )
+
+
+def run_config(adapter: BackendAdapter, config: Mapping[str, Any]) -> dict[str, Any]:
+    accepted = adapter.capabilities.run_options
+    if accepted is not None:
+        unknown = sorted(set(config) - accepted)
+        if unknown:
+            raise JobManagerInvalidInputError(
+                f"{adapter.name} does not take run option(s) {', '.join(unknown)}; "
+                f"it takes {', '.join(sorted(accepted))}"
+            )
+    result = dict(config)
+    if "shots" in result:
+        result["shots"] = positive_int("shots", result["shots"])
+    return result
