@@ -17,7 +17,7 @@ class ChunkState(str, enum.Enum):
     """Not submitted yet."""
     SUBMITTING = "submitting"
     WAITING = "waiting"
-    """Waiting to resubmit: back-off after a transient failure, or the backend's pending-job limit."""
+    """Waiting to resubmit: back-off after a transient failure, or a pending-job limit."""
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
@@ -56,7 +56,7 @@ class ManagedJob:
     start_index: int
     end_index: int
     shots: int | None = None
-    """Shots of this chunk; with ``max_shots_per_job`` one experiment's shots span several chunks."""
+    """Shots of this chunk; ``max_shots_per_job`` spreads an experiment over several chunks."""
     state: ChunkState = ChunkState.PENDING
     job: Any = None
     job_id: str | None = None
@@ -123,5 +123,7 @@ def plan_chunks(
     for start in range(0, num_experiments, experiments_per_job):
         end = min(start + experiments_per_job, num_experiments) - 1
         for part in shot_parts:
-            chunks.append(ManagedJob(index=len(chunks), start_index=start, end_index=end, shots=part))
+            chunks.append(
+                ManagedJob(index=len(chunks), start_index=start, end_index=end, shots=part)
+            )
     return chunks

@@ -13,7 +13,7 @@ from qiskit.result.postprocess import format_counts
 
 @dataclass(frozen=True, slots=True)
 class MergedCounts:
-    """Counts merged so far: one dict per experiment (empty until its chunks finish) and their sum."""
+    """Counts merged so far: a dict per experiment (empty until its chunks end) and their sum."""
 
     per_experiment: list[dict[str, int]]
     aggregate: dict[str, int]

@@ -122,7 +122,9 @@ class ManagedJobSet(ChunkRunner):
             raise JobManagerInvalidStateError(
                 "update_tags needs replacement_tags, additional_tags or removal_tags"
             )
-        replace = None if replacement_tags is None else string_list("replacement_tags", replacement_tags)
+        replace = (
+            None if replacement_tags is None else string_list("replacement_tags", replacement_tags)
+        )
         add = string_list("additional_tags", additional_tags)
         remove = set(string_list("removal_tags", removal_tags))
         with self._lock:
@@ -170,9 +172,8 @@ class ManagedJobSet(ChunkRunner):
         """One line per failed chunk or experiment; None when nothing failed."""
         lines = [
             f"chunk {c.index} (experiments {c.start_index}-{c.end_index}, "
-            f"job {c.job_id or 'not submitted'}): {c.state.value}: {c.error or c.note or ''}".rstrip(
-                ": "
-            )
+            f"job {c.job_id or 'not submitted'}): {c.state.value}: "
+            f"{c.error or c.note or 'no message'}"
             for c in self._chunks
             if c.state in _RETRYABLE or c.failed_experiments
         ]
@@ -187,7 +188,10 @@ class ManagedJobSet(ChunkRunner):
             return self._ledger.snapshot()
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Call ``listener(event)`` on every change, from a background thread; returns unsubscribe."""
+        """Call ``listener(event)`` on each change, from a background thread.
+
+        Returns a function that unsubscribes the listener.
+        """
         return self._events.subscribe(listener)
 
     @property
@@ -243,7 +247,10 @@ class ManagedJobSet(ChunkRunner):
         self._events.flush()
 
     def retry(self, index: int) -> None:
-        """Resubmit a chunk that ended in error, failed, was cancelled or lost; replaces its counts."""
+        """Resubmit a chunk that ended in error, failed, was cancelled or lost.
+
+        Its new counts replace those of the earlier run; they are never added twice.
+        """
         chunk = self._chunk(index)
         with self._lock:
             if not chunk.state.is_final:
@@ -263,7 +270,9 @@ class ManagedJobSet(ChunkRunner):
         ones: those were stopped on purpose). Returns the indexes retried."""
         with self._lock:
             retried = [
-                c for c in self._chunks if c.state in _RETRYABLE or (c.failed_experiments and c.state is ChunkState.DONE)
+                c
+                for c in self._chunks
+                if c.state in _RETRYABLE or (c.state is ChunkState.DONE and c.failed_experiments)
             ]
             for chunk in retried:
                 self._reset(chunk)

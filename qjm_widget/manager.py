@@ -108,8 +108,8 @@ class JobManager:
                     "max_shots_per_job needs shots: pass shots=... to run()"
                 )
         limit = adapter.capabilities.max_experiments_per_job
-        sizes = [s for s in (per_job, limit) if s is not None]
-        chunks = plan_chunks(len(circuits), min(sizes) if sizes else len(circuits), shots, shots_cap)
+        per_job = min((s for s in (per_job, limit) if s is not None), default=len(circuits))
+        chunks = plan_chunks(len(circuits), per_job, shots, shots_cap)
         job_set = ManagedJobSet(
             job_set_id=uuid.uuid4().hex,
             name=name or datetime.datetime.now(datetime.timezone.utc).isoformat(),

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .exceptions import JobManagerError, JobManagerInvalidInputError
+from .validation import positive_int
 
 # Exceptions that mean "this input will never run", not "the service hiccupped".
 _PERMANENT = (TypeError, ValueError, AttributeError, KeyError, NotImplementedError, JobManagerError)
@@ -36,10 +37,7 @@ class RetryPolicy:
     retry_on: Callable[[BaseException], bool] = is_transient
 
     def __post_init__(self) -> None:
-        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int) or self.attempts < 1:
-            raise JobManagerInvalidInputError(
-                f"RetryPolicy.attempts must be a positive int, got {self.attempts!r}"
-            )
+        positive_int("RetryPolicy.attempts", self.attempts, optional=False)
         for name in ("initial_delay", "factor", "max_delay"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:

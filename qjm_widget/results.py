@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from qiskit import QuantumCircuit
 from qiskit.result import Result
@@ -16,7 +16,7 @@ from .exceptions import JobManagerJobNotFound, ManagedResultDataNotAvailable
 if TYPE_CHECKING:
     from .jobset import ManagedJobSet
 
-Experiment = int | str | QuantumCircuit
+Experiment: TypeAlias = "int | str | QuantumCircuit"
 
 
 def find_experiment(experiments: Sequence[QuantumCircuit], key: Experiment) -> int:

@@ -24,7 +24,7 @@ __all__ = [
 
 
 def adapter_for(backend: Any) -> BackendAdapter:
-    """The adapter for ``backend``; a clear error for anything that is not BackendV2 or SamplerV2."""
+    """The adapter for ``backend``; a clear error for anything but a BackendV2 or SamplerV2."""
     if isinstance(backend, BackendAdapter):
         return backend
     if isinstance(backend, BackendV2):
@@ -37,7 +37,9 @@ def adapter_for(backend: Any) -> BackendAdapter:
     ):
         hint = "BackendV1 is not supported: wrap it with qiskit.providers.BackendV2Converter"
     elif any(cls.__name__ in ("BaseSamplerV1", "BaseSampler") for cls in type(backend).__mro__):
-        hint = "SamplerV1 is not supported: use a SamplerV2 (e.g. qiskit.primitives.StatevectorSampler)"
+        hint = "SamplerV1 is not supported: use a SamplerV2 (e.g. StatevectorSampler)"
     else:
         hint = "pass a qiskit BackendV2 (e.g. AerSimulator()) or a SamplerV2"
-    raise JobManagerInvalidInputError(f"backend must be a BackendV2 or a SamplerV2, got {kind}; {hint}")
+    raise JobManagerInvalidInputError(
+        f"backend must be a BackendV2 or a SamplerV2, got {kind}; {hint}"
+    )

@@ -65,8 +65,8 @@ class BackendAdapter(abc.ABC):
     def default_shots(self) -> int | None:
         """Shots the backend uses when none are given, None where unknown."""
 
-    def validate(self, circuits: Sequence[QuantumCircuit], run_config: Mapping[str, Any]) -> None:
-        """Raise JobManagerInvalidInputError for input this backend cannot run."""
+    def validate(self, circuits: Sequence[QuantumCircuit], run_config: Mapping[str, Any]) -> None:  # noqa: B027
+        """Raise JobManagerInvalidInputError for input this backend cannot run (default: none)."""
 
     @abc.abstractmethod
     def submit(
@@ -138,7 +138,10 @@ def is_pending_job_limit(exc: BaseException) -> bool:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         for attr in ("code", "error_code", "status_code"):
-            if getattr(current, attr, None) in (PENDING_JOB_LIMIT_CODE, str(PENDING_JOB_LIMIT_CODE)):
+            if getattr(current, attr, None) in (
+                PENDING_JOB_LIMIT_CODE,
+                str(PENDING_JOB_LIMIT_CODE),
+            ):
                 return True
         if str(PENDING_JOB_LIMIT_CODE) in str(current):
             return True

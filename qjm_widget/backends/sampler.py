@@ -15,7 +15,7 @@ from .backend_v2 import LOCAL_POLL_INTERVAL
 from .base import BackendAdapter, Capabilities
 
 try:  # qiskit 1.x wants header objects; 2.x takes plain dicts.
-    from qiskit.qobj import QobjExperimentHeader as _Header  # type: ignore[import-not-found]
+    from qiskit.qobj import QobjExperimentHeader as _Header
 except ImportError:  # pragma: no cover - depends on the installed qiskit
     _Header = None
 
