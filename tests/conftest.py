@@ -1,0 +1,118 @@
+"""Shared fixtures: basis-state circuits and the six real backends the job manager supports."""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from qiskit import QuantumCircuit, transpile
+from qiskit.primitives import StatevectorSampler
+from qiskit.providers.basic_provider import BasicSimulator
+from qiskit_aer import AerSimulator
+from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
+from qiskit_ibm_runtime.fake_provider import FakeManilaV2
+
+from qjm_widget import JobManager
+
+NUM_QUBITS = 3
+
+
+def basis_circuit(index: int, num_qubits: int = NUM_QUBITS) -> QuantumCircuit:
+    """Prepare |index mod 2**n> and measure every qubit: each shot reads that bitstring."""
+    value = index % (2**num_qubits)
+    circuit = QuantumCircuit(num_qubits, num_qubits, name=f"basis_{index}")
+    for qubit in range(num_qubits):
+        if value >> qubit & 1:
+            circuit.x(qubit)
+    circuit.measure(range(num_qubits), range(num_qubits))
+    return circuit
+
+
+def expected_key(index: int, num_qubits: int = NUM_QUBITS) -> str:
+    return format(index % (2**num_qubits), f"0{num_qubits}b")
+
+
+def basis_circuits(count: int, num_qubits: int = NUM_QUBITS) -> list[QuantumCircuit]:
+    return [basis_circuit(i, num_qubits) for i in range(count)]
+
+
+def _runtime_sampler() -> Any:
+    from qiskit_ibm_runtime import SamplerV2 as RuntimeSamplerV2
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return RuntimeSamplerV2(mode=FakeManilaV2())
+
+
+# name -> (factory, exact): fake backends carry noise, so their counts are only mostly right.
+BACKENDS: dict[str, tuple[Callable[[], Any], bool]] = {
+    "aer": (AerSimulator, True),
+    "basic": (BasicSimulator, True),
+    "fake_manila": (FakeManilaV2, False),
+    "statevector_sampler": (StatevectorSampler, True),
+    "aer_sampler": (AerSamplerV2, True),
+    "runtime_local_sampler": (_runtime_sampler, False),
+}
+
+
+class BackendCase:
+    """One real backend, with the circuits it runs (ISA circuits for the fake device)."""
+
+    def __init__(self, name: str) -> None:
+        factory, exact = BACKENDS[name]
+        self.name = name
+        self.backend = factory()
+        self.exact = exact
+        self._isa_target = (
+            FakeManilaV2() if name in ("fake_manila", "runtime_local_sampler") else None
+        )
+
+    def circuits(self, count: int, num_qubits: int = NUM_QUBITS) -> list[QuantumCircuit]:
+        circuits = basis_circuits(count, num_qubits)
+        if self._isa_target is not None:
+            circuits = transpile(
+                circuits, self._isa_target, optimization_level=0, seed_transpiler=1
+            )
+        return circuits
+
+    def assert_counts(self, counts: dict[str, int], index: int, shots: int) -> None:
+        """Every shot counted once; exact backends read only the basis state."""
+        assert sum(counts.values()) == shots, f"{self.name}: experiment {index}: {counts}"
+        key = expected_key(index)
+        if self.exact:
+            assert counts == {key: shots}, f"{self.name}: experiment {index}: {counts}"
+        else:
+            assert max(counts, key=counts.__getitem__) == key, f"{self.name}: {index}: {counts}"
+
+
+@pytest.fixture(params=list(BACKENDS))
+def case(request: pytest.FixtureRequest) -> BackendCase:
+    return BackendCase(request.param)
+
+
+def qjm_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("qjm")]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+@pytest.fixture
+def manager() -> Iterator[JobManager]:
+    """A JobManager whose threads must all be gone once its job sets are final."""
+    job_manager = JobManager()
+    yield job_manager
+    for job_set in job_manager.job_sets():
+        job_set.cancel()
+        job_set.wait(timeout=60)
+    assert wait_until(lambda: not qjm_threads(), timeout=5), f"threads left: {qjm_threads()}"
