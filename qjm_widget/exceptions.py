@@ -12,12 +12,16 @@ class JobManagerError(Exception):
     """Base class for every error raised by qjm_widget."""
 
 
-class JobManagerInvalidInputError(JobManagerError, ValueError):
-    """An argument was rejected before anything was submitted."""
-
-
 class JobManagerInvalidStateError(JobManagerError):
     """The operation is not allowed in the job set's current state."""
+
+
+class JobManagerInvalidInputError(JobManagerInvalidStateError, ValueError):
+    """An argument was rejected before anything was submitted.
+
+    A subclass of the invalid-state error because IBMQJobManager raised that one for bad
+    arguments, and code written for it catches it.
+    """
 
 
 class JobManagerTimeoutError(JobManagerError, TimeoutError):

@@ -134,7 +134,8 @@ class JobManager:
             sets = list(self._job_sets.values())
         return [s for s in sets if name is None or s.name() == name]
 
-    def retrieve_job_set(self, job_set_id: str) -> ManagedJobSet:
+    def retrieve_job_set(self, job_set_id: str, provider: Any = None) -> ManagedJobSet:
+        """The job set with this id. ``provider`` is accepted for IBMQJobManager's signature."""
         with self._lock:
             job_set = self._job_sets.get(job_set_id)
         if job_set is None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from .exceptions import JobManagerError, JobManagerInvalidInputError
 from .validation import positive_int
+
+logger = logging.getLogger(__name__)
 
 # Exceptions that mean "this input will never run", not "the service hiccupped".
 _PERMANENT = (TypeError, ValueError, AttributeError, KeyError, NotImplementedError, JobManagerError)
@@ -40,14 +43,26 @@ class RetryPolicy:
         positive_int("RetryPolicy.attempts", self.attempts, optional=False)
         for name in ("initial_delay", "factor", "max_delay"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            # ``not value >= 0`` also refuses NaN, which would make every delay NaN.
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
                 raise JobManagerInvalidInputError(
                     f"RetryPolicy.{name} must be a number >= 0, got {value!r}"
                 )
+        if not callable(self.retry_on):
+            raise JobManagerInvalidInputError(
+                f"RetryPolicy.retry_on must be callable, got {self.retry_on!r}"
+            )
 
     def delay(self, failures: int) -> float:
         """Pause before the next try, after ``failures`` failed tries in a row."""
         return float(min(self.max_delay, self.initial_delay * self.factor ** max(0, failures - 1)))
 
     def should_retry(self, exc: BaseException, failures: int) -> bool:
-        return failures < self.attempts and self.retry_on(exc)
+        if failures >= self.attempts:
+            return False
+        try:
+            return bool(self.retry_on(exc))
+        except Exception:
+            # A broken predicate must not wedge the chunk: treat its failure as "do not retry".
+            logger.exception("RetryPolicy.retry_on raised; not retrying")
+            return False

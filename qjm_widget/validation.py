@@ -24,7 +24,7 @@ def positive_int(name: str, value: object, *, optional: bool = True) -> int | No
 def timeout_seconds(timeout: object) -> float | None:
     if timeout is None:
         return None
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout >= 0:
         raise JobManagerInvalidInputError(
             f"timeout must be a number of seconds >= 0 or None, got {timeout!r}"
         )
@@ -62,7 +62,8 @@ def _is_pulse(item: object) -> bool:
 
 
 def experiments_list(experiments: object) -> list[QuantumCircuit]:
-    items = [experiments] if isinstance(experiments, QuantumCircuit) else experiments
+    single = isinstance(experiments, QuantumCircuit) or _is_pulse(experiments)
+    items = [experiments] if single else experiments
     if not isinstance(items, Sequence) or isinstance(items, str):
         raise JobManagerInvalidInputError(
             f"experiments must be a QuantumCircuit or a list of them, got {type(items).__name__}"
