@@ -68,6 +68,7 @@ class ChunkRunner:
         self._in_flight: set[int] = set()
         self._cancel_requested: set[int] = set()
         self._failures: dict[int, int] = {}
+        self._fetch_after: dict[int, float] = {}
         self._unfinished = len(chunks)
         self._tasks = 0
         self._polling = False
@@ -88,6 +89,7 @@ class ChunkRunner:
     def _move(self, chunk: ManagedJob, state: ChunkState) -> None:
         old = chunk.state
         index = chunk.index
+        self._fetch_after.pop(index, None)
         self._submitting.discard(index)
         self._in_flight.discard(index)
         self._waiting.pop(index, None)
@@ -185,6 +187,7 @@ class ChunkRunner:
             return
         with self._lock:
             self._limit_waits = 0
+            self._failures.pop(chunk.index, None)  # fetching gets a budget of its own
             chunk.job = job
             chunk.job_id = self._adapter.job_id(job)
             chunk.job_status = JobStatus.INITIALIZING
@@ -236,7 +239,12 @@ class ChunkRunner:
         changed = False
         try:
             with self._lock:
-                targets = [(self._chunks[i], self._chunks[i].job) for i in sorted(self._in_flight)]
+                now = time.monotonic()
+                targets = [
+                    (self._chunks[i], self._chunks[i].job)
+                    for i in sorted(self._in_flight)
+                    if self._fetch_after.get(i, 0.0) <= now
+                ]
             outcomes = [(chunk, job, self._observe(chunk, job)) for chunk, job in targets]
             with self._lock:
                 for chunk, job, apply in outcomes:
@@ -299,11 +307,14 @@ class ChunkRunner:
         return True
 
     def _apply_fetch_failure(self, chunk: ManagedJob, exc: Exception) -> bool:
+        chunk.job_status = JobStatus.DONE
         failures = self._failures.get(chunk.index, 0) + 1
         self._failures[chunk.index] = failures
         message = f"could not fetch results: {describe_exception(exc)}"
         if self._policy.should_retry(exc, failures):
-            chunk.note = f"{message}; trying again"
+            delay = self._policy.delay(failures)
+            self._fetch_after[chunk.index] = time.monotonic() + delay
+            chunk.note = f"{message}; trying again in {delay:.1f} s"
             self._announce(chunk)
         else:
             self._apply_end(chunk, ChunkState.FAILED, message)

@@ -80,8 +80,14 @@ class _Faults:
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be an int >= 0, got {value!r}")
-        if hold_queued < 0:
-            raise ValueError(f"hold_queued must be >= 0 seconds, got {hold_queued!r}")
+        if (
+            isinstance(hold_queued, bool)
+            or not isinstance(hold_queued, int | float)
+            or not hold_queued >= 0
+        ):
+            raise ValueError(f"hold_queued must be a number of seconds >= 0, got {hold_queued!r}")
+        if fail_experiments and fail_experiment_when is None:
+            raise ValueError("fail_experiments needs fail_experiment_when to pick the experiments")
         self._lock = threading.Lock()
         self._left = {
             "fail_submit": fail_submit,
@@ -153,31 +159,36 @@ class FaultyJob(JobV1):
     def submit(self) -> None:
         raise NotImplementedError("FaultyJob is submitted by its backend's run()")
 
+    def _held(self) -> bool:
+        return time.monotonic() < self._release_at
+
     def _started(self) -> Any:
+        """The real job, started once the hold is over; None while held, cancelled or failing."""
         with self._lock:
-            if self._cancelled or self._ends_in_error or time.monotonic() < self._release_at:
+            if self._cancelled or self._ends_in_error or self._held():
                 return None
             if self._inner is None:
                 self._inner = self._start()
             return self._inner
 
     def status(self) -> JobStatus:
+        inner = self._started()
+        if inner is not None:
+            status = inner.status()
+            return status if isinstance(status, JobStatus) else JobStatus[str(status)]
         if self._cancelled:
             return JobStatus.CANCELLED
-        if time.monotonic() < self._release_at:
-            return JobStatus.QUEUED
-        if self._ends_in_error:
-            return JobStatus.ERROR
-        status = self._started().status()
-        return status if isinstance(status, JobStatus) else JobStatus[str(status)]
+        return JobStatus.QUEUED if self._held() else JobStatus.ERROR
 
     def cancel(self) -> bool:
         with self._lock:
-            if self._inner is None and not self._cancelled:
+            if self._inner is None:
+                if self._ends_in_error and not self._held():
+                    return False  # it has already ended, in ERROR
                 self._cancelled = True
                 return True
             inner = self._inner
-        return bool(inner.cancel()) if inner is not None else False
+        return bool(inner.cancel())
 
     def error_message(self) -> str | None:
         return "injected fault: the job ended in ERROR" if self._ends_in_error else None
@@ -186,11 +197,11 @@ class FaultyJob(JobV1):
         delay = self._release_at - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        if self._cancelled:
-            raise JobError(f"job {self.job_id()} was cancelled")
-        if self._ends_in_error:
-            raise InjectedJobError("injected fault: the job ended in ERROR")
         inner = self._started()
+        if inner is None:
+            if self._cancelled:
+                raise JobError(f"job {self.job_id()} was cancelled")
+            raise InjectedJobError("injected fault: the job ended in ERROR")
         if self._faults.take("fail_result"):
             raise InjectedResultError("injected fault: the result could not be fetched")
         result = inner.result()
