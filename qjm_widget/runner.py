@@ -69,6 +69,7 @@ class ChunkRunner:
         self._cancel_requested: set[int] = set()
         self._failures: dict[int, int] = {}
         self._fetch_after: dict[int, float] = {}
+        self._refused_cancels: dict[int, str] = {}
         self._unfinished = len(chunks)
         self._tasks = 0
         self._polling = False
@@ -292,7 +293,7 @@ class ChunkRunner:
     def _apply_done(self, chunk: ManagedJob, results: list[Any]) -> bool:
         chunk.job_status = JobStatus.DONE
         chunk.experiment_results = results
-        chunk.note = None
+        chunk.note = self._refused_cancels.pop(chunk.index, None)
         failed = chunk.failed_experiments
         chunk.error = (
             "; ".join(f"experiment {index} failed: {message}" for index, message in failed)
@@ -302,8 +303,9 @@ class ChunkRunner:
         self._ledger.replace(
             chunk.index, chunk.start_index, [experiment_counts(r) for r in results]
         )
+        # Counts before the state change, so that "final" stays the last event of a set.
+        self._events.post(JobSetEvent("counts", self._id, chunk.index, ChunkState.DONE.value))
         self._move(chunk, ChunkState.DONE)
-        self._events.post(JobSetEvent("counts", self._id, chunk.index, chunk.state.value))
         return True
 
     def _apply_fetch_failure(self, chunk: ManagedJob, exc: Exception) -> bool:
@@ -339,4 +341,6 @@ class ChunkRunner:
                     self._announce(chunk)
                     if outcome.cancelled:
                         self._poll_soon()
+                    else:
+                        self._refused_cancels[chunk.index] = outcome.note
         self._events.flush()
