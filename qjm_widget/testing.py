@@ -22,6 +22,7 @@ from qiskit import QuantumCircuit
 from qiskit.primitives import BaseSamplerV2
 from qiskit.providers import BackendV2, JobError, JobStatus, JobV1, Options
 
+from .backends.backend_v2 import runs_inside_submit, serial_run_lock
 from .backends.base import PENDING_JOB_LIMIT_CODE
 
 __all__ = [
@@ -281,9 +282,14 @@ class FaultyBackend(BackendV2):
     def run(self, run_input: Any, **options: Any) -> FaultyJob:
         circuits = [run_input] if isinstance(run_input, QuantumCircuit) else list(run_input)
         ends_in_error = self.faults.on_submit(circuits)
-        return FaultyJob(
-            self, lambda: self.inner.run(circuits, **options), self.faults, circuits, ends_in_error
-        )
+
+        def start() -> Any:
+            if not runs_inside_submit(self.inner):
+                return self.inner.run(circuits, **options)
+            with serial_run_lock(self.inner):
+                return self.inner.run(circuits, **options)
+
+        return FaultyJob(self, start, self.faults, circuits, ends_in_error)
 
 
 class FaultySampler(BaseSamplerV2):

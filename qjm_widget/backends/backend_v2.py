@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
@@ -16,6 +18,26 @@ from .base import BackendAdapter, Capabilities
 LOCAL_POLL_INTERVAL = (0.002, 0.05)
 REMOTE_POLL_INTERVAL = (1.0, 10.0)
 _REMOTE_MODULES = ("qiskit_ibm_runtime.ibm_backend", "qiskit_ibm_provider")
+
+
+# BasicSimulator keeps each run's options (shots, memory, seed) on the backend object and
+# simulates inside run(): two runs at once would read each other's shots. Its run() blocks anyway,
+# so one lock per backend object costs no parallelism.
+_SERIAL_RUN_LOCKS: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
+_SERIAL_RUN_GUARD = threading.Lock()
+
+
+def serial_run_lock(backend: Any) -> threading.Lock:
+    """The lock that serializes ``run()`` calls on one backend object."""
+    with _SERIAL_RUN_GUARD:
+        lock = _SERIAL_RUN_LOCKS.get(backend)
+        if lock is None:
+            lock = _SERIAL_RUN_LOCKS[backend] = threading.Lock()
+        return lock
+
+
+def runs_inside_submit(backend: Any) -> bool:
+    return type(backend).__module__.startswith("qiskit.providers.basic_provider")
 
 
 def _run_parameters(backend: BackendV2) -> frozenset[str]:
@@ -34,7 +56,7 @@ def _is_remote(backend: BackendV2) -> bool:
 
 def _cannot_cancel_reason(backend: BackendV2) -> tuple[bool, str]:
     module = type(backend).__module__
-    if module.startswith("qiskit.providers.basic_provider"):
+    if runs_inside_submit(backend):
         return False, "BasicSimulator runs each job inside run(); there is nothing left to cancel"
     if module.startswith("qiskit_aer") or module.startswith("qiskit_ibm_runtime.fake_provider"):
         return True, "the simulator cannot stop a job once it has started; it will run to the end"
@@ -85,6 +107,9 @@ class BackendV2Adapter(BackendAdapter):
             options["job_tags"] = list(tags)
         if self.capabilities.takes_names:
             options["job_name"] = name
+        if runs_inside_submit(self.backend):
+            with serial_run_lock(self.backend):
+                return self.backend.run(list(circuits), **options)
         return self.backend.run(list(circuits), **options)
 
     def fetch(
