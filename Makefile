@@ -1,37 +1,69 @@
-# Every target sets itself up: the virtual environment lives in .venv at the repo root.
+# Every target sets itself up: the virtual environment lives in .venv at the repo root, the
+# front end's packages in node_modules, and Debian's chromium (for the browser tests) is
+# installed with apt-get when missing.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+NODE_STAMP := node_modules/.installed-stamp
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+JS_SOURCES := $(wildcard js/*.ts js/*.css)
+BUNDLE := qjm_widget/static/widget.js
 
-.PHONY: install demo test lint typecheck test-python bench clean
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-$(STAMP): pyproject.toml
+.PHONY: install demo demo-headless test lint typecheck test-js test-python bench clean
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+$(BUNDLE): $(NODE_STAMP) $(JS_SOURCES)
+	npm run build
+
+# pip install runs npm itself (hatch-jupyter-builder), so node_modules comes first.
+$(STAMP): pyproject.toml $(NODE_STAMP)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $@
 
-install: $(STAMP)
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
-demo: $(STAMP)
+install: $(STAMP) $(BUNDLE)
+
+demo: install
+	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser --allow-root \
+		--ServerApp.root_dir=$(CURDIR)/notebooks notebooks/demo.ipynb
+
+demo-headless: install
 	$(BIN)/python notebooks/demo.py
 
-lint: $(STAMP)
+lint: install
 	$(BIN)/ruff check qjm_widget tests benchmarks notebooks
 	$(BIN)/ruff format --check qjm_widget tests benchmarks notebooks
+	npm run lint
+	@! grep -rnE 'innerHTML|outerHTML|insertAdjacentHTML|document\.write' js \
+		|| (echo "js/ must build the DOM with textContent / createElement" && false)
 
-typecheck: $(STAMP)
+typecheck: install
 	$(BIN)/mypy
+	npm run typecheck
 
-test-python: $(STAMP)
+test-js: install
+	npm test
+
+test-python: install $(CHROMIUM)
 	$(BIN)/python -m pytest
 
-test: lint typecheck test-python
+test: lint typecheck test-js test-python
 
-bench: $(STAMP)
+bench: install $(CHROMIUM)
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/latency.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) node_modules qjm_widget/static .mypy_cache .ruff_cache .pytest_cache

@@ -74,6 +74,11 @@ class CountsLedger:
                 if self._aggregate[key] == 0:
                     del self._aggregate[key]
 
+    def of(self, experiment: int | None) -> dict[str, int]:
+        """Counts of one experiment, or the aggregate for None."""
+        source = self._aggregate if experiment is None else self._per_experiment[experiment]
+        return dict(source)
+
     def snapshot(self) -> MergedCounts:
         return MergedCounts(
             per_experiment=[dict(c) for c in self._per_experiment],

@@ -187,6 +187,29 @@ class ManagedJobSet(ChunkRunner):
         with self._lock:
             return self._ledger.snapshot()
 
+    def merged_counts(self, experiment: Experiment | None = None) -> dict[str, int]:
+        """Counts merged so far of one experiment, or over all of them (cheaper than counts())."""
+        index = None if experiment is None else find_experiment(self._experiments, experiment)
+        with self._lock:
+            return self._ledger.of(index)
+
+    @property
+    def num_experiments(self) -> int:
+        return len(self._experiments)
+
+    def widget(self) -> Any:
+        """A live Jupyter widget of this set (needs anywidget); several stay in step."""
+        from .widget import JobSetWidget  # the core needs no widget libraries until asked
+
+        return JobSetWidget(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
+        try:
+            widget = self.widget()
+        except ImportError:
+            return {"text/plain": self.report(detailed=False)}
+        return widget._repr_mimebundle_(include=include, exclude=exclude)
+
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(event)`` on each change, from a background thread.
 

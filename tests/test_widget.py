@@ -1,0 +1,299 @@
+"""The widget's Python side: messages from the view, comm traffic, coalescing.
+
+The comm is the widget's host, so it is replaced by one that records what would go over the
+wire (the way ipykernel replaces comm.create_comm); everything else is real: Aer, the job
+manager, the widget, and an asyncio loop in a thread standing in for the kernel's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import comm
+import pytest
+from comm.base_comm import BaseComm
+from conftest import basis_circuits, expected_key, wait_until
+from qiskit_aer import AerSimulator
+
+from qjm_widget import ChunkState, JobManager
+from qjm_widget.testing import FaultyBackend
+from qjm_widget.widget import PARTIAL, STATE_CODES, JobSetWidget, top_outcomes
+
+
+class RecordingComm(BaseComm):
+    """Keeps every message a widget publishes, with its buffers and its size on the wire."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.sent: list[Sent] = []
+        super().__init__(*args, **kwargs)
+
+    def publish_msg(
+        self,
+        msg_type: str,
+        data: Any = None,
+        metadata: Any = None,
+        buffers: Any = None,
+        **keys: Any,
+    ) -> None:
+        raw = [bytes(b) for b in buffers or []]
+        size = len(json.dumps(data, default=str)) + sum(len(b) for b in raw)
+        self.sent.append(Sent(time.monotonic(), msg_type, data or {}, raw, size))
+
+    def updates(self) -> list[Sent]:
+        return [m for m in self.sent if m.kind == "comm_msg"]
+
+
+@dataclass
+class Sent:
+    at: float
+    kind: str
+    data: dict[str, Any]
+    buffers: list[bytes]
+    size: int
+
+    def buffer(self, trait: str) -> bytes | None:
+        paths = self.data.get("buffer_paths", [])
+        return self.buffers[paths.index([trait])] if [trait] in paths else None
+
+
+@pytest.fixture(autouse=True)
+def recording_comm(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(comm, "create_comm", RecordingComm)
+
+
+@pytest.fixture
+def kernel_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """An event loop in its own thread, as the kernel's runs beside the job manager's."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="kernel-loop", daemon=True)
+    thread.start()
+    yield loop
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    loop.close()
+
+
+def on_loop(loop: asyncio.AbstractEventLoop, fn: Any) -> Any:
+    """Run ``fn`` on the loop, as a comm message from the view would be handled."""
+
+    async def call() -> Any:
+        return fn()
+
+    return asyncio.run_coroutine_threadsafe(call(), loop).result(10)
+
+
+def decode_delta(raw: bytes) -> tuple[int, dict[int, int]]:
+    seq = int.from_bytes(raw[:4], "little")
+    entries = {int.from_bytes(raw[i : i + 4], "little"): raw[i + 4] for i in range(4, len(raw), 5)}
+    return seq, entries
+
+
+def send(widget: JobSetWidget, content: Any) -> None:
+    widget._on_message(widget, content, [])
+
+
+def test_view_messages_cancel_retry_select_and_show_experiment(
+    manager: JobManager, kernel_loop: asyncio.AbstractEventLoop
+) -> None:
+    backend = FaultyBackend(
+        AerSimulator(), hold_queued=0.5, error_jobs=1, error_when=lambda cs: cs[0].name == "basis_0"
+    )
+    job_set = manager.run(
+        basis_circuits(8), backend, max_experiments_per_job=2, shots=10, max_concurrent_jobs=3
+    )
+    widget = on_loop(kernel_loop, lambda: JobSetWidget(job_set, loop=kernel_loop))
+    on_loop(kernel_loop, lambda: send(widget, {"type": "cancel_chunk", "index": 3}))
+    job_set.wait(timeout=30)
+    states = [c.state for c in job_set.managed_jobs()]
+    assert states == [ChunkState.ERROR, ChunkState.DONE, ChunkState.DONE, ChunkState.CANCELLED]
+
+    on_loop(kernel_loop, lambda: send(widget, {"type": "select", "index": 0}))
+    assert widget.selected_detail["state"] == "error"
+    assert widget.selected_detail["can_retry"] is True
+    assert "injected fault" in widget.selected_detail["error"]
+    on_loop(kernel_loop, lambda: send(widget, {"type": "retry_failed"}))
+    job_set.wait(timeout=30)
+    assert wait_until(lambda: widget.selected_detail.get("state") == "done", 5)
+    assert widget.selected_detail["can_retry"] is False
+
+    on_loop(kernel_loop, lambda: send(widget, {"type": "retry_chunk", "index": 3}))
+    job_set.wait(timeout=30)
+    assert job_set.results().success
+    on_loop(kernel_loop, lambda: send(widget, {"type": "show_experiment", "index": 5}))
+    assert widget.histogram == {
+        "experiment": 5,
+        "bars": [[expected_key(5), 10]],
+        "other": 0,
+        "total": 10,
+    }
+    on_loop(kernel_loop, lambda: send(widget, {"type": "show_experiment", "index": -1}))
+    assert widget.histogram["total"] == 80
+    assert wait_until(lambda: widget.finished_at > 0 and not widget.errors, 5), widget.errors
+
+
+def test_cancel_all_from_the_view_cancels_the_set(manager: JobManager) -> None:
+    job_set = manager.run(
+        basis_circuits(6),
+        FaultyBackend(AerSimulator(), hold_queued=2),
+        max_experiments_per_job=1,
+        shots=10,
+    )
+    widget = JobSetWidget(job_set)
+    send(widget, {"type": "cancel_all"})
+    job_set.wait(timeout=30)
+    assert {c.state for c in job_set.managed_jobs()} == {ChunkState.CANCELLED}
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "cancel_all",
+        None,
+        [],
+        {},
+        {"type": "explode"},
+        {"type": "cancel_chunk"},
+        {"type": "cancel_chunk", "index": 4},
+        {"type": "cancel_chunk", "index": -1},
+        {"type": "retry_chunk", "index": "0"},
+        {"type": "retry_chunk", "index": True},
+        {"type": "retry_chunk", "index": 1.0},
+        {"type": "select", "index": 99},
+        {"type": "show_experiment", "index": 4},
+        {"type": "show_experiment", "index": -2},
+        {"type": "retry_chunk", "index": 0},  # a chunk that succeeded: nothing to retry
+    ],
+)
+def test_invalid_view_messages_are_logged_and_change_nothing(
+    manager: JobManager, content: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    job_set = manager.run(basis_circuits(4), AerSimulator(), max_experiments_per_job=1, shots=10)
+    job_set.wait(timeout=30)
+    widget = JobSetWidget(job_set)
+    before = (widget.selected_detail, widget.histogram, job_set.statuses())
+    with caplog.at_level(logging.WARNING, logger="qjm_widget.widget"):
+        send(widget, content)
+    assert [r.levelname for r in caplog.records] == ["WARNING"], caplog.text
+    assert (widget.selected_detail, widget.histogram, job_set.statuses()) == before
+    assert [c.attempts for c in job_set.managed_jobs()] == [1, 1, 1, 1]
+
+
+def state_change_traffic(
+    manager: JobManager, loop: asyncio.AbstractEventLoop, num_chunks: int
+) -> tuple[float, float]:
+    """(comm bytes per chunk state change, peak update messages in any 1 s window)."""
+    backend = FaultyBackend(AerSimulator(), hold_queued=0.3)
+    job_set = manager.run(
+        basis_circuits(num_chunks),
+        backend,
+        max_experiments_per_job=1,
+        shots=1,
+        max_concurrent_jobs=100,
+    )
+    widget = on_loop(loop, lambda: JobSetWidget(job_set, loop=loop))
+    recorder = widget.comm
+    assert isinstance(recorder, RecordingComm)
+    job_set.wait(timeout=300)
+    assert job_set.results().success
+    assert wait_until(lambda: widget.finished_at > 0, 10)
+    updates = recorder.updates()
+    changes = 0
+    codes = bytearray(num_chunks)  # all pending at the start
+    for message in updates:
+        delta = message.buffer("delta")
+        if delta is not None:
+            _seq, entries = decode_delta(delta)
+            changes += len(entries)
+            for index, code in entries.items():
+                codes[index] = code
+    assert set(codes) == {STATE_CODES[ChunkState.DONE]}, "the deltas did not reach the end"
+    assert changes >= 2 * num_chunks, f"only {changes} state changes were sent"
+    times = [m.at for m in updates]
+    peak = max(sum(1 for u in times if t <= u < t + 1.0) for t in times)
+    widget.close()
+    return sum(m.size for m in updates) / changes, peak
+
+
+def test_comm_bytes_per_state_change_do_not_grow_with_the_set(
+    manager: JobManager, kernel_loop: asyncio.AbstractEventLoop
+) -> None:
+    small, small_peak = state_change_traffic(manager, kernel_loop, 1000)
+    large, large_peak = state_change_traffic(manager, kernel_loop, 2000)
+    assert large < 1.5 * small, f"bytes per change grew: {small:.1f} -> {large:.1f}"
+    assert small < 200, f"{small:.1f} bytes per state change"
+    # At most 10 coalesced updates a second (plus the final one and a selection/summary write).
+    assert max(small_peak, large_peak) <= 12, (small_peak, large_peak)
+
+
+def test_updates_are_coalesced_not_sent_per_event(
+    manager: JobManager, kernel_loop: asyncio.AbstractEventLoop
+) -> None:
+    events: list[object] = []
+    job_set = manager.run(basis_circuits(300), AerSimulator(), max_experiments_per_job=1, shots=1)
+    job_set.subscribe(events.append)
+    widget = on_loop(kernel_loop, lambda: JobSetWidget(job_set, loop=kernel_loop))
+    recorder = widget.comm
+    assert isinstance(recorder, RecordingComm)
+    opened = len(recorder.updates())  # what the widget wrote while it was being made
+    job_set.wait(timeout=60)
+    assert wait_until(lambda: widget.finished_at > 0, 10)
+    times = [m.at for m in recorder.updates()[opened:]]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert min(gaps, default=1.0) >= 0.09, f"updates {gaps} apart: more than 10 a second"
+    assert len(times) < len(events) / 10, f"{len(times)} messages for {len(events)} events"
+
+
+def test_the_final_snapshot_holds_the_end_state_for_saved_views(manager: JobManager) -> None:
+    backend = FaultyBackend(
+        AerSimulator(), fail_experiments=1, fail_experiment_when=lambda c: c.name == "basis_2"
+    )
+    job_set = manager.run(basis_circuits(6), backend, max_experiments_per_job=2, shots=10)
+    widget = JobSetWidget(job_set)  # no loop: a plain script writes at once
+    job_set.wait(timeout=30)
+    assert wait_until(lambda: widget.finished_at > 0, 5)
+    done = STATE_CODES[ChunkState.DONE]
+    assert widget.states[4:] == bytes([done, PARTIAL, done])
+    assert widget.errors_total == 1
+    assert widget.errors[0]["state"] == "partial"
+    assert "experiment 2" in widget.errors[0]["error"]
+
+
+def test_two_widgets_on_one_set_stay_in_step(manager: JobManager) -> None:
+    job_set = manager.run(
+        basis_circuits(6),
+        FaultyBackend(AerSimulator(), hold_queued=0.2),
+        max_experiments_per_job=1,
+        shots=10,
+    )
+    first, second = JobSetWidget(job_set), JobSetWidget(job_set)
+    job_set.wait(timeout=30)
+    assert wait_until(lambda: first.finished_at > 0 and second.finished_at > 0, 5)
+    job_set.update_name("renamed")
+    assert wait_until(lambda: first.name == second.name == "renamed", 5)
+    assert first.states[4:] == second.states[4:]  # each view numbers its own deltas
+    assert first.histogram == second.histogram
+
+
+def test_top_outcomes_keep_the_chart_readable() -> None:
+    counts = {format(i, "05b"): 100 - i for i in range(20)}
+    shown = top_outcomes(counts, bars=4)
+    assert shown["bars"] == [["00000", 100], ["00001", 99], ["00010", 98]]
+    assert shown["other"] == sum(100 - i for i in range(3, 20))
+    assert shown["total"] == sum(counts.values())
+
+
+def test_a_job_set_displays_itself_as_the_widget(manager: JobManager) -> None:
+    job_set = manager.run(basis_circuits(2), AerSimulator(), shots=10)
+    job_set.wait(timeout=30)
+    bundle = job_set._repr_mimebundle_()
+    data = bundle[0] if isinstance(bundle, tuple) else bundle
+    assert "application/vnd.jupyter.widget-view+json" in data
+    assert isinstance(job_set.widget(), JobSetWidget)
