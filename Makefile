@@ -40,7 +40,7 @@ demo: install
 		--ServerApp.root_dir=$(CURDIR)/notebooks notebooks/demo.ipynb
 
 demo-headless: install
-	$(BIN)/python notebooks/demo.py
+	$(BIN)/python notebooks/demo_headless.py
 
 lint: install
 	$(BIN)/ruff check qjm_widget tests benchmarks notebooks
