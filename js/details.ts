@@ -1,0 +1,122 @@
+// The selected chunk's details, and the buttons that cancel or retry it.
+import { type ChunkDetail, isChunkDetail, type Model, type Send } from "./model";
+
+export type Details = {
+  update(detail: Model["selected_detail"] | undefined): void;
+  cleanup(): void;
+};
+
+function button(text: string, className: string): HTMLButtonElement {
+  const el = document.createElement("button");
+  el.type = "button";
+  el.className = `qjm-button ${className}`;
+  el.textContent = text;
+  el.disabled = true;
+  return el;
+}
+
+function rows(detail: ChunkDetail): Array<[string, string]> {
+  const range =
+    detail.start === detail.end ? String(detail.start) : `${detail.start}–${detail.end}`;
+  const result: Array<[string, string]> = [
+    ["Experiments", range],
+    ["State", detail.state],
+    ["Shots", detail.shots === null ? "—" : String(detail.shots)],
+    ["Job id", detail.job_id ?? "—"],
+    ["Attempts", String(detail.attempts)],
+  ];
+  if (detail.error) {
+    result.push(["Error", detail.error]);
+  }
+  if (detail.note) {
+    result.push(["Note", detail.note]);
+  }
+  return result;
+}
+
+export function createDetails(
+  parent: HTMLElement,
+  send: Send,
+  select: (index: number) => void,
+): Details {
+  const root = document.createElement("section");
+  root.className = "qjm-details";
+  const heading = document.createElement("div");
+  heading.className = "qjm-details-title";
+  const title = document.createElement("span");
+  const close = button("×", "qjm-details-close");
+  close.disabled = false;
+  close.setAttribute("aria-label", "Clear the selection");
+  close.setAttribute("title", "Clear the selection");
+  heading.append(title, close);
+  const list = document.createElement("dl");
+  list.className = "qjm-details-list";
+  const actions = document.createElement("div");
+  actions.className = "qjm-actions";
+  const cancel = button("Cancel chunk", "qjm-cancel-chunk");
+  const retry = button("Retry chunk", "qjm-retry-chunk");
+  actions.append(cancel, retry);
+  root.append(heading, list, actions);
+  parent.append(root);
+
+  let index = -1;
+
+  function onCancel(): void {
+    if (index >= 0) {
+      send({ type: "cancel_chunk", index });
+    }
+  }
+  function onRetry(): void {
+    if (index >= 0) {
+      send({ type: "retry_chunk", index });
+    }
+  }
+  function onClose(): void {
+    select(-1);
+  }
+  cancel.addEventListener("click", onCancel);
+  retry.addEventListener("click", onRetry);
+  close.addEventListener("click", onClose);
+
+  function update(detail: Model["selected_detail"] | undefined): void {
+    if (!isChunkDetail(detail)) {
+      index = -1;
+      root.classList.add("qjm-empty");
+      title.textContent = "Click a chunk to see its details.";
+      list.replaceChildren();
+      cancel.disabled = true;
+      retry.disabled = true;
+      close.hidden = true;
+      actions.hidden = true;
+      return;
+    }
+    index = detail.index;
+    root.classList.remove("qjm-empty");
+    title.textContent = `Chunk ${detail.index}`;
+    const items: HTMLElement[] = [];
+    for (const [term, value] of rows(detail)) {
+      const dt = document.createElement("dt");
+      dt.textContent = term;
+      const dd = document.createElement("dd");
+      dd.textContent = value;
+      dd.className = `qjm-detail-${term.toLowerCase().replace(/\s+/g, "-")}`;
+      items.push(dt, dd);
+    }
+    list.replaceChildren(...items);
+    cancel.disabled = !detail.can_cancel;
+    retry.disabled = !detail.can_retry;
+    close.hidden = false;
+    actions.hidden = false;
+  }
+
+  update(undefined);
+
+  return {
+    update,
+    cleanup(): void {
+      cancel.removeEventListener("click", onCancel);
+      retry.removeEventListener("click", onRetry);
+      close.removeEventListener("click", onClose);
+    },
+  };
+}

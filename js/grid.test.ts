@@ -1,0 +1,147 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { byClass, cells, modelFor, mount, packDelta, packStates } from "./fake-model";
+import { STATE_NAMES, State } from "./model";
+import { SEGMENTS } from "./progress";
+
+const XSS = "<img src=x onerror=alert(1)>";
+
+afterEach(() => {
+  document.body.replaceChildren();
+});
+
+function hover(cell: Element): void {
+  cell.dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+}
+
+/** Records every class change under `root` until `collect` is called. */
+function watchClasses(root: Element): () => Set<Node> {
+  const observer = new MutationObserver(() => {});
+  observer.observe(root, { subtree: true, attributes: true, attributeFilter: ["class"] });
+  return () => {
+    const touched = new Set(observer.takeRecords().map((record) => record.target));
+    observer.disconnect();
+    return touched;
+  };
+}
+
+describe("grid", () => {
+  it("gives each chunk a cell with its state's class, for every state", () => {
+    const codes = STATE_NAMES.map((_, code) => code);
+    const { root } = mount(modelFor(codes));
+    const all = cells(root);
+    expect(all).toHaveLength(codes.length);
+    all.forEach((cell, i) => {
+      expect(cell.className).toBe(`qjm-cell qjm-s-${STATE_NAMES[i]}`);
+      expect(cell.getAttribute("data-index")).toBe(String(i));
+    });
+  });
+
+  it("sizes the progress segments to the states, summing to 100%", () => {
+    const codes = STATE_NAMES.map((_, code) => code);
+    const { root } = mount(modelFor(codes));
+    const widths = new Map(
+      [...root.querySelectorAll<HTMLElement>(".qjm-segment")].map((s) => [
+        s.dataset.kind,
+        Number.parseFloat(s.style.width),
+      ]),
+    );
+    expect(widths.size).toBe(SEGMENTS.length);
+    const sum = [...widths.values()].reduce((a, b) => a + b, 0);
+    expect(sum).toBeCloseTo(100, 6);
+    expect(widths.get("done")).toBeCloseTo(100 / 11, 6);
+    expect(widths.get("failed")).toBeCloseTo(400 / 11, 6); // error, failed, lost, partial
+    expect(widths.get("running")).toBeCloseTo(200 / 11, 6); // submitting, running
+    expect(widths.get("pending")).toBeCloseTo(200 / 11, 6); // pending, waiting
+    expect(byClass(root, "qjm-progress-label").textContent).toContain("6 of 11 chunks final");
+    expect(byClass(root, "qjm-progress-bar").getAttribute("title")).toContain("1 done");
+  });
+
+  it("shows a tooltip with the chunk, its experiments and its state, as text", () => {
+    const { model, root } = mount(modelFor([State.pending, State.running]));
+    const tooltip = byClass(root, "qjm-tooltip");
+    expect(tooltip.hidden).toBe(true);
+    hover(cells(root)[1] as HTMLElement);
+    expect(tooltip.hidden).toBe(false);
+    expect(tooltip.textContent).toBe("Chunk 1 · experiments 10–19 · running");
+    model.update({ delta: packDelta(1, [[1, State.done]]) });
+    expect(tooltip.textContent).toBe("Chunk 1 · experiments 10–19 · done");
+    byClass(root, "qjm-grid").dispatchEvent(new MouseEvent("mouseleave"));
+    expect(tooltip.hidden).toBe(true);
+  });
+
+  it("selects a chunk on click: sends select and marks the cell; a second click clears", () => {
+    const { model, root } = mount(modelFor([State.pending, State.running, State.done]));
+    const cell = cells(root)[2] as HTMLElement;
+    cell.click();
+    expect(model.sent).toEqual([{ type: "select", index: 2 }]);
+    expect(cell.classList.contains("qjm-selected")).toBe(true);
+    cell.click();
+    expect(model.sent[model.sent.length - 1]).toEqual({ type: "select", index: -1 });
+    expect(cell.classList.contains("qjm-selected")).toBe(false);
+  });
+
+  it("follows the selection Python reports", () => {
+    const { model, root } = mount(modelFor([State.done, State.error]));
+    model.update({
+      selected_detail: {
+        index: 1,
+        start: 10,
+        end: 19,
+        shots: 100,
+        state: "error",
+        job_id: null,
+        attempts: 1,
+        error: "boom",
+        note: null,
+        can_cancel: false,
+        can_retry: true,
+      },
+    });
+    expect(cells(root).map((c) => c.classList.contains("qjm-selected"))).toEqual([false, true]);
+    model.update({ selected_detail: {} });
+    expect(root.querySelector(".qjm-selected")).toBeNull();
+  });
+
+  it("renders 5,000 chunks and touches only the 10 cells a delta changes", () => {
+    const codes = new Array<number>(5000).fill(State.pending);
+    const { model, root } = mount(modelFor(codes));
+    const before = cells(root);
+    expect(before).toHaveLength(5000);
+    const changed = Array.from({ length: 10 }, (_, i) => i * 499);
+    const collect = watchClasses(byClass(root, "qjm-grid"));
+    model.update({
+      delta: packDelta(
+        1,
+        changed.map((i): [number, number] => [i, State.done]),
+      ),
+    });
+    const touched = collect();
+    expect(touched.size).toBe(10);
+    expect([...touched]).toEqual(changed.map((i) => before[i]));
+    const after = cells(root);
+    expect(after.every((cell, i) => cell === before[i])).toBe(true);
+    expect(after.filter((c) => c.classList.contains("qjm-s-done"))).toHaveLength(10);
+  });
+
+  it("keeps its cells when a snapshot of the same size arrives, repainting only the changed", () => {
+    const { model, root } = mount(modelFor([0, 0, 0, 0]));
+    const before = cells(root);
+    const collect = watchClasses(byClass(root, "qjm-grid"));
+    model.update({ states: packStates(9, [0, State.done, 0, State.error]) });
+    expect(collect().size).toBe(2);
+    expect(cells(root).every((cell, i) => cell === before[i])).toBe(true);
+  });
+
+  it("rebuilds when the number of chunks changes", () => {
+    const { model, root } = mount(modelFor([0, 0]));
+    model.update({ states: packStates(1, [0, 0, 0]), num_chunks: 3 });
+    expect(cells(root)).toHaveLength(3);
+  });
+
+  it("writes a hostile tooltip nowhere but text (bounds are numbers, state names fixed)", () => {
+    const { root } = mount(modelFor([State.error], { name: XSS }));
+    hover(cells(root)[0] as HTMLElement);
+    expect(root.querySelector("img")).toBeNull();
+    expect(byClass(root, "qjm-name").textContent).toBe(XSS);
+  });
+});

@@ -1,0 +1,167 @@
+// The header: the set's name, id, backend and tags, elapsed time and ETA, chunks per state.
+import { type ChunkStore, STATE_NAMES } from "./model";
+
+export type HeaderInfo = {
+  name: string;
+  jobSetId: string;
+  backendName: string;
+  tags: readonly string[];
+  /** Epoch seconds; 0 when unknown. */
+  startedAt: number;
+  /** Epoch seconds; 0 while unfinished. */
+  finishedAt: number;
+};
+
+export type Header = {
+  update(info: HeaderInfo): void;
+  updateCounts(store: ChunkStore): void;
+  cleanup(): void;
+};
+
+/**
+ * Seconds left, assuming the chunks still to finish take as long as the finished ones did
+ * on average; null when nothing has finished yet (or there is nothing to finish).
+ */
+export function estimateEta(
+  elapsedSeconds: number,
+  finished: number,
+  total: number,
+): number | null {
+  if (!Number.isFinite(elapsedSeconds) || elapsedSeconds < 0 || total <= 0 || finished <= 0) {
+    return null;
+  }
+  if (finished >= total) {
+    return 0;
+  }
+  return (elapsedSeconds * (total - finished)) / finished;
+}
+
+/** "12s", "3m 05s", "2h 01m 09s". */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const rest = s % 60;
+  const pad = (n: number) => String(n).padStart(2, "0");
+  if (h > 0) {
+    return `${h}h ${pad(m)}m ${pad(rest)}s`;
+  }
+  if (m > 0) {
+    return `${m}m ${pad(rest)}s`;
+  }
+  return `${rest}s`;
+}
+
+function span(className: string, parent: HTMLElement, text = ""): HTMLSpanElement {
+  const el = document.createElement("span");
+  el.className = className;
+  el.textContent = text;
+  parent.append(el);
+  return el;
+}
+
+export function createHeader(parent: HTMLElement): Header {
+  const root = document.createElement("div");
+  root.className = "qjm-header";
+  const titleRow = document.createElement("div");
+  titleRow.className = "qjm-header-title";
+  const name = span("qjm-name", titleRow);
+  const backend = span("qjm-backend", titleRow);
+  const tags = span("qjm-tags", titleRow);
+  const id = span("qjm-id", titleRow);
+
+  const timeRow = document.createElement("div");
+  timeRow.className = "qjm-header-time";
+  const elapsed = span("qjm-elapsed", timeRow);
+  const eta = span("qjm-eta", timeRow);
+  const counts = span("qjm-counts", timeRow);
+  root.append(titleRow, timeRow);
+  parent.append(root);
+
+  let info: HeaderInfo = {
+    name: "",
+    jobSetId: "",
+    backendName: "",
+    tags: [],
+    startedAt: 0,
+    finishedAt: 0,
+  };
+  let finished = 0;
+  let total = 0;
+  let timer: ReturnType<typeof setInterval> | null = null;
+
+  function stopTimer(): void {
+    if (timer !== null) {
+      clearInterval(timer);
+      timer = null;
+    }
+  }
+
+  function renderTime(): void {
+    if (info.startedAt <= 0) {
+      elapsed.textContent = "Not started";
+      eta.textContent = "";
+      return;
+    }
+    if (info.finishedAt > 0) {
+      elapsed.textContent = `Finished in ${formatDuration(info.finishedAt - info.startedAt)}`;
+      eta.textContent = "";
+      return;
+    }
+    // The browser's clock against the kernel's: clamp a skew that would make this negative.
+    const seconds = Math.max(0, Date.now() / 1000 - info.startedAt);
+    elapsed.textContent = `Elapsed ${formatDuration(seconds)}`;
+    const left = estimateEta(seconds, finished, total);
+    eta.textContent = left === null ? "ETA —" : `ETA ~${formatDuration(left)}`;
+  }
+
+  function update(next: HeaderInfo): void {
+    info = next;
+    name.textContent = info.name || "(unnamed job set)";
+    backend.textContent = info.backendName ? `on ${info.backendName}` : "";
+    id.textContent = info.jobSetId;
+    id.setAttribute("title", "Job set id");
+    const chips = info.tags.map((tag) => {
+      const chip = document.createElement("span");
+      chip.className = "qjm-tag";
+      chip.textContent = tag;
+      return chip;
+    });
+    tags.replaceChildren(...chips);
+    if (info.startedAt > 0 && info.finishedAt <= 0) {
+      if (timer === null) {
+        timer = setInterval(renderTime, 1000);
+      }
+    } else {
+      stopTimer();
+    }
+    renderTime();
+  }
+
+  function updateCounts(store: ChunkStore): void {
+    finished = store.finalCount;
+    total = store.size;
+    const parts: HTMLElement[] = [];
+    STATE_NAMES.forEach((state, code) => {
+      const n = store.counts[code] ?? 0;
+      if (n > 0) {
+        const part = document.createElement("span");
+        part.className = `qjm-count qjm-count-${state}`;
+        const swatch = document.createElement("span");
+        swatch.className = `qjm-swatch qjm-s-${state}`;
+        part.append(swatch, `${state} ${n}`);
+        parts.push(part);
+      }
+    });
+    counts.replaceChildren(...parts);
+    renderTime();
+  }
+
+  return {
+    update,
+    updateCounts,
+    cleanup(): void {
+      stopTimer();
+    },
+  };
+}

@@ -1,0 +1,107 @@
+import { describe, expect, it } from "vitest";
+import { packBounds, packDelta, packStates } from "./fake-model";
+import { Bounds, ChunkStore, readSeq, STATE_NAMES, State, stateName, toBytes } from "./model";
+
+describe("toBytes", () => {
+  it("reads a DataView, an ArrayBuffer and a Uint8Array alike, honouring offsets", () => {
+    const buffer = new Uint8Array([9, 9, 1, 2, 3, 9]).buffer;
+    expect([...toBytes(new DataView(buffer, 2, 3))]).toEqual([1, 2, 3]);
+    expect([...toBytes(new Uint8Array(buffer, 2, 3))]).toEqual([1, 2, 3]);
+    expect([...toBytes(buffer)]).toEqual([9, 9, 1, 2, 3, 9]);
+    expect(toBytes(null).length).toBe(0);
+  });
+
+  it("reads the sequence number little-endian, or null when too short", () => {
+    expect(readSeq(toBytes(packStates(0x01020304, [])))).toBe(0x01020304);
+    expect(readSeq(new Uint8Array([1, 2, 3]))).toBeNull();
+  });
+});
+
+describe("state codes", () => {
+  it("match the order of ChunkState in Python, with partial last", () => {
+    expect(STATE_NAMES).toEqual([
+      "pending",
+      "submitting",
+      "waiting",
+      "queued",
+      "running",
+      "done",
+      "error",
+      "failed",
+      "cancelled",
+      "lost",
+      "partial",
+    ]);
+    expect(stateName(State.partial)).toBe("partial");
+    expect(stateName(200)).toBe("unknown");
+  });
+});
+
+describe("ChunkStore", () => {
+  it("loads a snapshot: codes, seq and counts per state", () => {
+    const store = new ChunkStore();
+    expect(store.loadSnapshot(packStates(7, [0, 5, 5, 6]))).toBe(true);
+    expect(store.seq).toBe(7);
+    expect([...store.codes]).toEqual([0, 5, 5, 6]);
+    expect(store.count(State.done)).toBe(2);
+    expect(store.finalCount).toBe(3);
+  });
+
+  it("ignores an empty snapshot", () => {
+    const store = new ChunkStore();
+    expect(store.loadSnapshot(new Uint8Array(0))).toBe(false);
+    expect(store.seq).toBe(-1);
+  });
+
+  it("applies the next delta, keeping counts right, and reports what changed", () => {
+    const store = new ChunkStore();
+    store.loadSnapshot(packStates(3, [0, 0, 0]));
+    const result = store.applyDelta(
+      packDelta(4, [
+        [0, State.running],
+        [2, State.pending],
+      ]),
+    );
+    expect(result).toEqual({ kind: "applied", changed: [0] });
+    expect(store.seq).toBe(4);
+    expect(store.count(State.running)).toBe(1);
+    expect(store.count(State.pending)).toBe(2);
+  });
+
+  it("ignores a stale delta and reports a gap without applying it", () => {
+    const store = new ChunkStore();
+    store.loadSnapshot(packStates(3, [0, 0]));
+    expect(store.applyDelta(packDelta(3, [[0, State.done]])).kind).toBe("stale");
+    expect(store.applyDelta(packDelta(5, [[0, State.done]])).kind).toBe("gap");
+    expect(store.applyDelta(new Uint8Array(0)).kind).toBe("empty");
+    expect([...store.codes]).toEqual([0, 0]);
+    expect(store.seq).toBe(3);
+  });
+
+  it("skips entries for chunks it does not have and a truncated trailing entry", () => {
+    const store = new ChunkStore();
+    store.loadSnapshot(packStates(0, [0, 0]));
+    const bytes = toBytes(
+      packDelta(1, [
+        [1, State.done],
+        [99, State.done],
+      ]),
+    );
+    const result = store.applyDelta(bytes.subarray(0, bytes.length - 2));
+    expect(result).toEqual({ kind: "applied", changed: [1] });
+  });
+});
+
+describe("Bounds", () => {
+  it("gives each chunk's inclusive experiment range", () => {
+    const bounds = new Bounds(
+      packBounds([
+        [0, 99],
+        [100, 150],
+      ]),
+    );
+    expect(bounds.length).toBe(2);
+    expect(bounds.get(1)).toEqual([100, 150]);
+    expect(bounds.get(2)).toBeNull();
+  });
+});
