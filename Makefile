@@ -64,6 +64,8 @@ test: lint typecheck test-js test-python
 bench: install $(CHROMIUM)
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/latency.py
+	$(BIN)/python benchmarks/comm_bytes.py
+	$(BIN)/python benchmarks/view_update.py
 
 clean:
 	rm -rf $(VENV) node_modules qjm_widget/static .mypy_cache .ruff_cache .pytest_cache
