@@ -35,9 +35,10 @@ $(CHROMIUM):
 
 install: $(STAMP) $(BUNDLE)
 
+# Prints the URL (with its token) that opens the demo notebook; stop with Control-C.
 demo: install
 	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser --allow-root \
-		--ServerApp.root_dir=$(CURDIR)/notebooks notebooks/demo.ipynb
+		--ServerApp.root_dir=$(CURDIR)/notebooks --LabApp.default_url=/lab/tree/demo.ipynb
 
 demo-headless: install
 	$(BIN)/python notebooks/demo_headless.py
