@@ -37,7 +37,7 @@ install: $(STAMP) $(BUNDLE)
 
 # Prints the URL (with its token) that opens the demo notebook; stop with Control-C.
 demo: install
-	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser --allow-root \
+	$(BIN)/jupyter lab --ip=127.0.0.1 --allow-root \
 		--ServerApp.root_dir=$(CURDIR)/notebooks --LabApp.default_url=/lab/tree/demo.ipynb
 
 demo-headless: install
