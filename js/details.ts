@@ -3,6 +3,8 @@ import { type ChunkDetail, isChunkDetail, type Model, type Send } from "./model"
 
 export type Details = {
   update(detail: Model["selected_detail"] | undefined): void;
+  /** A chunk was clicked: until the kernel sends its details, no button acts on the old one. */
+  awaitDetails(index: number): void;
   cleanup(): void;
 };
 
@@ -109,10 +111,22 @@ export function createDetails(
     actions.hidden = false;
   }
 
+  function awaitDetails(chunk: number): void {
+    update(undefined);
+    if (chunk >= 0) {
+      root.classList.remove("qjm-empty");
+      title.textContent = `Chunk ${chunk}`;
+      const waiting = document.createElement("dd");
+      waiting.textContent = "Loading details…";
+      list.replaceChildren(waiting);
+    }
+  }
+
   update(undefined);
 
   return {
     update,
+    awaitDetails,
     cleanup(): void {
       cancel.removeEventListener("click", onCancel);
       retry.removeEventListener("click", onRetry);

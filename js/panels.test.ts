@@ -124,6 +124,19 @@ describe("details", () => {
     expect(model.sent).toEqual([]);
   });
 
+  it("act on no chunk between a click and the kernel's details for it", () => {
+    const { model, root } = mount(modelFor([State.error, State.error]));
+    model.update({ selected_detail: detail({ index: 0, state: "error", can_retry: true }) });
+    root.querySelector<HTMLElement>('.qjm-cell[data-index="1"]')?.click();
+    expect(model.sent).toEqual([{ type: "select", index: 1 }]);
+    expect(byClass(root, "qjm-details").textContent).toContain("Loading details");
+    button(root, "qjm-retry-chunk").click();
+    expect(model.sent).toHaveLength(1);
+    model.update({ selected_detail: detail({ index: 1, state: "error", can_retry: true }) });
+    button(root, "qjm-retry-chunk").click();
+    expect(model.sent[model.sent.length - 1]).toEqual({ type: "retry_chunk", index: 1 });
+  });
+
   it("clear the selection with the close button", () => {
     const { model, root } = mount(modelFor([State.done, State.running]));
     model.update({ selected_detail: detail() });

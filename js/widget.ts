@@ -15,7 +15,7 @@ export const RESYNC_RETRY_MS = 2000;
 
 type ChangeEvent = `change:${keyof Model}`;
 
-export function render({ model, el }: Pick<RenderProps<Model>, "model" | "el">): () => void {
+function render({ model, el }: Pick<RenderProps<Model>, "model" | "el">): () => void {
   const root = document.createElement("div");
   root.className = "qjm-widget";
   el.append(root);
@@ -23,6 +23,7 @@ export function render({ model, el }: Pick<RenderProps<Model>, "model" | "el">):
   const send: Send = (message) => model.send(message);
   const select = (index: number): void => {
     grid.setSelected(index);
+    details.awaitDetails(index);
     send({ type: "select", index });
   };
 
