@@ -1,8 +1,8 @@
 """Headless demo: run a job set on Aer and print its report and merged counts.
 
-Run with ``make demo-headless``. Forty basis-state circuits run in eight jobs; each job waits a moment in a
-queue (an injected delay from qjm_widget.testing, so progress is visible) and one job's first
-submission fails (an injected fault) and is retried automatically.
+Run with ``make demo-headless``. Forty basis-state circuits run in eight jobs; each job waits a
+moment in a queue (an injected delay from qjm_widget.testing, so progress is visible) and one
+job's first submission fails (an injected fault) and is retried automatically.
 """
 
 from __future__ import annotations
