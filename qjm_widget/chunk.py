@@ -81,7 +81,7 @@ class ManagedJob:
         """JobStatus of the chunk: INITIALIZING until submitted, None where no job exists."""
         if self.state in _NOT_SUBMITTED:
             return JobStatus.INITIALIZING
-        if self.job is None:
+        if self.job is None and self.job_id is None:
             return JobStatus.CANCELLED if self.state is ChunkState.CANCELLED else None
         return self.job_status
 

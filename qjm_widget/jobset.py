@@ -52,6 +52,7 @@ class ManagedJobSet(ChunkRunner):
         run_config: dict[str, Any],
         max_concurrent_jobs: int | None,
         retry_policy: RetryPolicy,
+        created_at: float | None = None,
     ) -> None:
         super().__init__(
             job_set_id=job_set_id,
@@ -67,8 +68,9 @@ class ManagedJobSet(ChunkRunner):
         self._tags = list(tags)
         self.job_share_level = share_level
         """Kept as given; backends without sharing levels ignore it."""
-        self.created_at = datetime.datetime.now(datetime.timezone.utc)
-        self._started = time.monotonic()
+        created = time.time() if created_at is None else created_at
+        self.created_at = datetime.datetime.fromtimestamp(created, datetime.timezone.utc)
+        self._started = time.monotonic() - (time.time() - created)
 
     def _start(self) -> None:
         self._scheduler.activate(self)
@@ -275,6 +277,7 @@ class ManagedJobSet(ChunkRunner):
         Its new counts replace those of the earlier run; they are never added twice.
         """
         chunk = self._chunk(index)
+        self._require_backend()
         with self._lock:
             if not chunk.state.is_final:
                 raise JobManagerInvalidStateError(
@@ -291,6 +294,7 @@ class ManagedJobSet(ChunkRunner):
     def retry_failed(self) -> list[int]:
         """Retry every chunk in error, failed or lost, or with failed experiments (not cancelled
         ones: those were stopped on purpose). Returns the indexes retried."""
+        self._require_backend()
         with self._lock:
             retried = [
                 c
@@ -303,6 +307,13 @@ class ManagedJobSet(ChunkRunner):
         if retried:
             self._start()
         return [c.index for c in retried]
+
+    def _require_backend(self) -> None:
+        if not self._adapter.can_submit:
+            raise JobManagerInvalidStateError(
+                f"job set {self._id} was retrieved without a backend: pass backend=... to "
+                "JobManager.retrieve_job_set to run chunks again"
+            )
 
     def _reset(self, chunk: ManagedJob) -> None:
         if chunk.job_id:

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import datetime
+import enum
+import logging
+import os
 import threading
 import uuid
 from typing import Any
 
 from .backends import adapter_for
 from .chunk import plan_chunks
-from .exceptions import JobManagerInvalidInputError, JobManagerUnknownJobSet
+from .exceptions import (
+    JobManagerInvalidInputError,
+    JobManagerInvalidStateError,
+    JobManagerUnknownJobSet,
+)
 from .jobset import ManagedJobSet
+from .persistence import record, restore, snapshot
 from .policy import RetryPolicy
 from .scheduler import Scheduler
+from .store import Store, current_owner, default_store_path, owner_is_alive
 from .validation import (
     circuits_fit,
     experiments_list,
@@ -23,6 +32,17 @@ from .validation import (
 )
 
 DEFAULT_MAX_WORKERS = 4
+DEFAULT_LIST_LIMIT = 100
+
+logger = logging.getLogger(__name__)
+
+
+class _Default(enum.Enum):
+    STORE = "the default store"
+
+
+DEFAULT_STORE = _Default.STORE
+StoreArg = Store | str | os.PathLike[str] | _Default | None
 
 
 class JobManager:
@@ -39,9 +59,17 @@ class JobManager:
         >>> counts = job_set.results().get_counts(0)
     """
 
-    def __init__(self, max_workers: int = DEFAULT_MAX_WORKERS) -> None:
+    def __init__(
+        self, max_workers: int = DEFAULT_MAX_WORKERS, store: StoreArg = DEFAULT_STORE
+    ) -> None:
         workers = positive_int("max_workers", max_workers, optional=False)
         assert workers is not None
+        if store is DEFAULT_STORE:
+            store = default_store_path()
+        self.store: Store | None = (
+            store if isinstance(store, Store) or store is None else Store(store)
+        )
+        """Where job sets are kept across processes; None keeps them in memory only."""
         self._scheduler = Scheduler(workers)
         self._job_sets: dict[str, ManagedJobSet] = {}
         self._lock = threading.Lock()
@@ -123,24 +151,96 @@ class JobManager:
             max_concurrent_jobs=concurrent,
             retry_policy=retry_policy or RetryPolicy(),
         )
-        with self._lock:
-            self._job_sets[job_set.job_set_id()] = job_set
+        self._adopt(job_set, new=True)
         job_set._start()
         return job_set
 
-    def job_sets(self, name: str | None = None) -> list[ManagedJobSet]:
-        """Job sets of this manager, oldest first; only those called ``name`` if given."""
+    def _adopt(self, job_set: ManagedJobSet, *, new: bool) -> None:
+        """Keep ``job_set`` in this manager, and in the store as it changes."""
+        if self.store is not None:
+            if new:
+                self.store.add_job_set(snapshot(job_set))
+            else:
+                host, pid = current_owner()
+                self.store.save_chunks(job_set.job_set_id(), job_set.managed_jobs())
+                self.store.save_job_set_fields(job_set.job_set_id(), owner_host=host, owner_pid=pid)
+            record(self.store, job_set)
         with self._lock:
-            sets = list(self._job_sets.values())
-        return [s for s in sets if name is None or s.name() == name]
+            self._job_sets[job_set.job_set_id()] = job_set
 
-    def retrieve_job_set(self, job_set_id: str, provider: Any = None) -> ManagedJobSet:
-        """The job set with this id. ``provider`` is accepted for IBMQJobManager's signature."""
+    def job_sets(
+        self,
+        name: str | None = None,
+        tags: list[str] | None = None,
+        limit: int | None = DEFAULT_LIST_LIMIT,
+    ) -> list[ManagedJobSet]:
+        """Job sets of this manager and of its store, newest first.
+
+        Only those called ``name`` and carrying every tag of ``tags``, at most ``limit``.
+        Stored sets are retrieved without a backend (see :meth:`retrieve_job_set`); sets that
+        another live process is running are left out.
+        """
+        wanted = set(string_list("tags", tags))
+        cap = positive_int("limit", limit)
+        with self._lock:
+            live = list(reversed(self._job_sets.values()))  # newest first, ties included
+        found = {
+            s.job_set_id(): s
+            for s in live
+            if (name is None or s.name() == name) and wanted <= set(s.tags())
+        }
+        if self.store is not None:
+            for job_set_id in self.store.job_set_ids(name=name, tags=list(wanted), limit=cap):
+                if job_set_id in found:
+                    continue
+                try:
+                    found[job_set_id] = self.retrieve_job_set(job_set_id)
+                except JobManagerInvalidStateError as exc:
+                    logger.info("left out of job_sets(): %s", exc)
+        ordered = sorted(found.values(), key=lambda s: s.created_at, reverse=True)
+        return ordered if cap is None else ordered[:cap]
+
+    def retrieve_job_set(
+        self, job_set_id: str, backend: Any = None, provider: Any = None
+    ) -> ManagedJobSet:
+        """The job set with this id, from this manager or from its store.
+
+        From the store, finished chunks come back with their results (no backend call);
+        unfinished ones are re-attached by job id where ``backend`` can look jobs up, and
+        otherwise marked LOST and left for ``retry`` / ``retry_failed``, which need ``backend``.
+        ``provider`` is accepted for IBMQJobManager's signature and ignored.
+        """
         with self._lock:
             job_set = self._job_sets.get(job_set_id)
-        if job_set is None:
-            raise JobManagerUnknownJobSet(f"no job set with id {job_set_id!r} in this manager")
+        if job_set is not None:
+            return job_set
+        stored = self.store.load(job_set_id) if self.store is not None else None
+        if stored is None:
+            where = f"this manager or its store ({self.store.path})" if self.store else "memory"
+            raise JobManagerUnknownJobSet(f"no job set with id {job_set_id!r} in {where}")
+        if owner_is_alive(stored.owner):
+            raise JobManagerInvalidStateError(
+                f"job set {job_set_id} is being run by process {stored.owner[1]} on this host; "
+                "retrieve it once that process has ended"
+            )
+        job_set = restore(stored, backend, self._scheduler)
+        self._adopt(job_set, new=False)
+        if not job_set.done():
+            job_set._start()  # re-attached jobs: poll them
         return job_set
+
+    def delete_job_set(self, job_set_id: str) -> None:
+        """Forget a finished job set, here and in the store."""
+        with self._lock:
+            job_set = self._job_sets.get(job_set_id)
+            if job_set is not None and not job_set.done():
+                raise JobManagerInvalidStateError(
+                    f"job set {job_set_id} is still running: cancel it and wait first"
+                )
+            self._job_sets.pop(job_set_id, None)
+        deleted = self.store.delete(job_set_id) if self.store is not None else False
+        if job_set is None and not deleted:
+            raise JobManagerUnknownJobSet(f"no job set with id {job_set_id!r}")
 
     def report(self, detailed: bool = True) -> str:
         """Reports of every job set of this manager."""

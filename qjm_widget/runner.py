@@ -62,15 +62,20 @@ class ChunkRunner:
         self._changed = threading.Condition(self._lock)
         self._events = EventHub()
         self._ledger = CountsLedger(len(experiments))
-        self._pending: deque[int] = deque(range(len(chunks)))
+        # Chunks may arrive in any state (a set restored from the store), not only pending.
+        self._pending: deque[int] = deque(c.index for c in chunks if c.state is ChunkState.PENDING)
         self._waiting: dict[int, float] = {}
         self._submitting: set[int] = set()
-        self._in_flight: set[int] = set()
+        self._in_flight: set[int] = {c.index for c in chunks if c.state.in_flight}
         self._cancel_requested: set[int] = set()
         self._failures: dict[int, int] = {}
         self._fetch_after: dict[int, float] = {}
         self._refused_cancels: dict[int, str] = {}
-        self._unfinished = len(chunks)
+        self._unfinished = sum(not c.state.is_final for c in chunks)
+        for chunk in chunks:
+            if chunk.state is ChunkState.DONE and chunk.experiment_results is not None:
+                counts = [experiment_counts(r) for r in chunk.experiment_results]
+                self._ledger.replace(chunk.index, chunk.start_index, counts)
         self._tasks = 0
         self._polling = False
         self._poll_interval = adapter.capabilities.poll_interval[0]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import pathlib
+import tempfile
 import threading
 import time
 import warnings
@@ -17,6 +20,7 @@ from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2
 
 from qjm_widget import JobManager
+from qjm_widget.store import STORE_ENV_VAR
 
 NUM_QUBITS = 3
 
@@ -107,10 +111,16 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
     return condition()
 
 
+# Tests, and the kernels and servers they start, never write to the user's own store.
+_SESSION_STORE = tempfile.mkdtemp(prefix="qjm-test-store-")
+os.environ[STORE_ENV_VAR] = os.path.join(_SESSION_STORE, "session.sqlite3")
+
+
 @pytest.fixture
-def manager() -> Iterator[JobManager]:
-    """A JobManager whose threads must all be gone once its job sets are final."""
-    job_manager = JobManager()
+def manager(tmp_path: pathlib.Path) -> Iterator[JobManager]:
+    """A JobManager with a store of its own, whose threads must all be gone once its job sets
+    are final."""
+    job_manager = JobManager(store=tmp_path / "store.sqlite3")
     yield job_manager
     for job_set in job_manager.job_sets():
         job_set.cancel()

@@ -338,9 +338,9 @@ def test_names_ids_and_lookup_of_job_sets(manager: JobManager) -> None:
     other = manager.run(basis_circuits(2), AerSimulator(), name="other", shots=5)
     ids = [s.job_set_id() for s in (unnamed, first, second, other)]
     assert len(set(ids)) == 4
-    assert manager.job_sets(name="sweep") == [first, second]
+    assert manager.job_sets(name="sweep") == [second, first]  # newest first
     assert manager.job_sets(name="nothing") == []
-    assert manager.job_sets() == [unnamed, first, second, other]
+    assert manager.job_sets() == [other, second, first, unnamed]
     assert manager.retrieve_job_set(first.job_set_id()) is first
     assert other.update_name("renamed") == "renamed"
     assert other.name() == "renamed"

@@ -45,6 +45,9 @@ class CancelOutcome:
 class BackendAdapter(abc.ABC):
     """Wraps one backend or sampler; the only code that knows which kind it is."""
 
+    can_submit = True
+    """False for the stand-in of a set retrieved without its backend."""
+
     def __init__(self, backend: Any) -> None:
         self.backend = backend
 
@@ -82,6 +85,10 @@ class BackendAdapter(abc.ABC):
 
     def status(self, job: Any) -> JobStatus | None:
         return to_job_status(job.status())
+
+    def retrieve(self, job_id: str) -> Any:
+        """The job with this id, looked up on the backend; None where jobs cannot be looked up."""
+        return None
 
     def job_id(self, job: Any) -> str | None:
         try:

@@ -32,7 +32,12 @@ def experiment_header(circuit: QuantumCircuit) -> Any:
         "qreg_sizes": [[qreg.name, qreg.size] for qreg in circuit.qregs],
         "metadata": dict(circuit.metadata or {}),
     }
-    return _Header(**header) if _Header is not None else header
+    return result_header(header)
+
+
+def result_header(fields: dict[str, Any]) -> Any:
+    """A result header in the form the installed qiskit's Result expects."""
+    return _Header(**fields) if _Header is not None else fields
 
 
 def _to_hex(bitstring: str) -> str:

@@ -1,0 +1,150 @@
+"""Between a live job set and the store: record one as it runs, rebuild one from its rows."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from qiskit import QuantumCircuit
+from qiskit.result.models import ExperimentResult
+
+from .backends import BackendAdapter, Capabilities, adapter_for
+from .chunk import ChunkState
+from .events import JobSetEvent
+from .exceptions import JobManagerInvalidStateError
+from .jobset import ManagedJobSet
+from .policy import RetryPolicy
+from .scheduler import Scheduler
+from .store import Store, StoredJobSet, current_owner
+
+logger = logging.getLogger(__name__)
+
+
+class DetachedAdapter(BackendAdapter):
+    """Stands in for the backend of a set retrieved without one: results only, no new jobs."""
+
+    can_submit = False
+
+    def __init__(self, backend_name: str) -> None:
+        super().__init__(None)
+        self._name = backend_name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            max_experiments_per_job=None,
+            max_qubits=None,
+            takes_tags=False,
+            takes_names=False,
+            can_cancel=False,
+            cannot_cancel_reason="the set was retrieved without its backend",
+            poll_interval=(1.0, 10.0),
+            run_options=None,
+        )
+
+    def default_shots(self) -> int | None:
+        return None
+
+    def submit(self, circuits: Sequence[QuantumCircuit], **_: Any) -> Any:
+        raise JobManagerInvalidStateError(
+            "this job set was retrieved without a backend: pass backend=... to "
+            "JobManager.retrieve_job_set to run chunks again"
+        )
+
+    def fetch(
+        self, job: Any, circuits: Sequence[QuantumCircuit], run_config: Mapping[str, Any]
+    ) -> list[ExperimentResult]:
+        raise JobManagerInvalidStateError("no backend to fetch results from")
+
+
+def snapshot(job_set: ManagedJobSet) -> StoredJobSet:
+    policy = job_set._policy
+    return StoredJobSet(
+        job_set_id=job_set.job_set_id(),
+        name=job_set.name(),
+        tags=job_set.tags(),
+        share_level=job_set.job_share_level,
+        backend_name=job_set.backend_name,
+        run_config=dict(job_set._run_config),
+        options={
+            "max_concurrent_jobs": job_set._max_concurrent,
+            "retry": {
+                "attempts": policy.attempts,
+                "initial_delay": policy.initial_delay,
+                "factor": policy.factor,
+                "max_delay": policy.max_delay,
+            },
+        },
+        created_at=job_set.created_at.timestamp(),
+        finished_at=None,
+        owner=current_owner(),
+        circuits=job_set._experiments,
+        chunks=job_set.managed_jobs(),
+    )
+
+
+def record(store: Store, job_set: ManagedJobSet) -> Callable[[], None]:
+    """Write every change of ``job_set`` to ``store`` as it happens; returns unsubscribe."""
+    job_set_id = job_set.job_set_id()
+
+    def on_event(event: JobSetEvent) -> None:
+        try:
+            if event.chunk_index is not None:
+                chunk = job_set.managed_jobs()[event.chunk_index]
+                fresh = event.kind == "counts" and chunk.experiment_results is not None
+                store.save_chunk(job_set_id, chunk, with_results=fresh)
+            elif event.kind == "set":
+                store.save_job_set_fields(job_set_id, name=job_set.name(), tags=job_set.tags())
+            elif event.kind == "final":
+                ends = [c.finished_at for c in job_set.managed_jobs() if c.finished_at]
+                store.save_job_set_fields(job_set_id, finished_at=max(ends, default=None))
+        except Exception:
+            logger.exception("could not write job set %s to the store %s", job_set_id, store.path)
+
+    return job_set.subscribe(on_event)
+
+
+def restore(stored: StoredJobSet, backend: Any, scheduler: Scheduler) -> ManagedJobSet:
+    """A live job set from stored rows: finished chunks as they were, the rest re-attached by
+    job id where the backend can look jobs up, otherwise LOST and left for retry."""
+    adapter = adapter_for(backend) if backend is not None else DetachedAdapter(stored.backend_name)
+    for chunk in stored.chunks:
+        if chunk.state.is_final:
+            continue
+        job = adapter.retrieve(chunk.job_id) if chunk.job_id and adapter.can_submit else None
+        if job is not None:
+            chunk.job, chunk.state = job, ChunkState.QUEUED
+            chunk.note = "re-attached after a restart"
+            continue
+        chunk.state, chunk.job_status = ChunkState.LOST, None
+        chunk.note = None
+        chunk.error = (
+            f"job {chunk.job_id} cannot be looked up on {adapter.name} after the process that "
+            "ran it ended; retry to run it again"
+            if chunk.job_id
+            else "it was not submitted before the process that ran the set ended; retry to run it"
+        )
+    retry = stored.options.get("retry") or {}
+    job_set = ManagedJobSet(
+        job_set_id=stored.job_set_id,
+        name=stored.name,
+        experiments=stored.circuits,
+        chunks=stored.chunks,
+        adapter=adapter,
+        scheduler=scheduler,
+        tags=stored.tags,
+        share_level=stored.share_level,
+        run_config=stored.run_config,
+        max_concurrent_jobs=stored.options.get("max_concurrent_jobs"),
+        retry_policy=RetryPolicy(**{k: retry[k] for k in retry if k in _RETRY_FIELDS}),
+        created_at=stored.created_at,
+    )
+    return job_set
+
+
+_RETRY_FIELDS = ("attempts", "initial_delay", "factor", "max_delay")

@@ -1,0 +1,420 @@
+"""The SQLite store: job sets, chunks, per-experiment counts (JSON) and circuits (QPY).
+
+Every change is written as it happens, in its own transaction, so a crash loses at most the
+change in flight. Loading runs no code from the file: rows are JSON and QPY, never pickle, never
+eval. Several processes may share one file (WAL journal, busy timeout).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import pathlib
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from qiskit import QuantumCircuit, qpy
+from qiskit.result.models import ExperimentResult, ExperimentResultData
+
+from .backends.sampler import result_header
+from .chunk import ChunkState, ManagedJob
+from .counts import header_dict
+from .exceptions import JobManagerError
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+APPLICATION = "qjm_widget"
+STORE_ENV_VAR = "QJM_WIDGET_STORE"
+BUSY_TIMEOUT_S = 30.0
+
+_SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS job_sets (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, tags TEXT NOT NULL, share_level TEXT,
+    backend_name TEXT NOT NULL, run_config TEXT NOT NULL, options TEXT NOT NULL,
+    created_at REAL NOT NULL, finished_at REAL, owner_host TEXT, owner_pid INTEGER,
+    circuits BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    job_set_id TEXT NOT NULL REFERENCES job_sets(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL, start_index INTEGER NOT NULL, end_index INTEGER NOT NULL,
+    shots INTEGER, state TEXT NOT NULL, job_id TEXT, status TEXT, attempts INTEGER NOT NULL,
+    error TEXT, note TEXT, submitted_at REAL, finished_at REAL, previous_job_ids TEXT NOT NULL,
+    results TEXT,
+    PRIMARY KEY (job_set_id, idx)
+);
+CREATE INDEX IF NOT EXISTS job_sets_created ON job_sets(created_at);
+"""
+
+# Explicit steps from each version to the next; the store refuses files newer than it knows.
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+
+
+class StoreError(JobManagerError):
+    """The store file cannot be used (corrupt, foreign, or from a newer qjm_widget)."""
+
+
+def default_store_path() -> pathlib.Path:
+    """``$QJM_WIDGET_STORE`` if set, else ``jobsets.sqlite3`` in the user's data folder."""
+    configured = os.environ.get(STORE_ENV_VAR)
+    if configured:
+        return pathlib.Path(configured).expanduser()
+    import platformdirs
+
+    return pathlib.Path(platformdirs.user_data_dir(APPLICATION)) / "jobsets.sqlite3"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredJobSet:
+    """A job set as the store keeps it: plain data, no live jobs."""
+
+    job_set_id: str
+    name: str
+    tags: list[str]
+    share_level: str | None
+    backend_name: str
+    run_config: dict[str, Any]
+    options: dict[str, Any]
+    created_at: float
+    finished_at: float | None
+    owner: tuple[str | None, int | None]
+    circuits: list[QuantumCircuit]
+    chunks: list[ManagedJob]
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=repr)
+
+
+def results_to_json(results: Sequence[ExperimentResult]) -> str:
+    """Counts and memory of each experiment, with the header that formats them."""
+    rows = []
+    for result in results:
+        data = {
+            key: getattr(result.data, key)
+            for key in ("counts", "memory")
+            if getattr(result.data, key, None) is not None
+        }
+        rows.append(
+            {
+                "shots": result.shots if isinstance(result.shots, int) else None,
+                "success": bool(result.success),
+                "status": None if result.status is None else str(result.status),
+                "header": header_dict(result),
+                "data": data,
+            }
+        )
+    return _json(rows)
+
+
+def results_from_json(text: str, where: str) -> list[ExperimentResult]:
+    rows = json.loads(text)
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise StoreError(f"{where}: stored results are not a list of objects")
+    results = []
+    for row in rows:
+        data = row.get("data") or {}
+        counts, memory = data.get("counts"), data.get("memory")
+        if counts is not None and not (
+            isinstance(counts, dict) and all(isinstance(v, int) for v in counts.values())
+        ):
+            raise StoreError(f"{where}: stored counts are not a mapping of outcomes to ints")
+        if memory is not None and not isinstance(memory, list):
+            raise StoreError(f"{where}: stored memory is not a list")
+        header = row.get("header") if isinstance(row.get("header"), dict) else {}
+        results.append(
+            ExperimentResult(
+                shots=row.get("shots") if isinstance(row.get("shots"), int) else 0,
+                success=bool(row.get("success")),
+                data=ExperimentResultData(counts=counts, memory=memory),
+                header=result_header(header),
+                status=row.get("status"),
+            )
+        )
+    return results
+
+
+def circuits_to_qpy(circuits: Sequence[QuantumCircuit]) -> bytes:
+    buffer = io.BytesIO()
+    qpy.dump(list(circuits), buffer)
+    return buffer.getvalue()
+
+
+def circuits_from_qpy(blob: bytes, where: str) -> list[QuantumCircuit]:
+    if not isinstance(blob, bytes) or not blob.startswith(b"QISKIT"):
+        raise StoreError(f"{where}: the stored circuits are not QPY")
+    try:
+        return list(qpy.load(io.BytesIO(blob)))
+    except Exception as exc:
+        raise StoreError(f"{where}: the stored circuits cannot be read: {exc}") from exc
+
+
+class Store:
+    """One SQLite file of job sets. Thread-safe; share the file between processes freely."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = pathlib.Path(path).expanduser()
+        self._lock = threading.Lock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"{self.path} is not a qjm_widget store (corrupt or foreign file: {exc}); "
+                "it was left untouched: pass another path with JobManager(store=...)"
+            ) from exc
+
+    def _open(self) -> None:
+        tables = {
+            row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        if tables and "meta" not in tables:
+            raise StoreError(
+                f"{self.path} is an SQLite file but not a qjm_widget store (tables: "
+                f"{', '.join(sorted(tables)) or 'none'}); it was left untouched"
+            )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        if "meta" not in tables:
+            with self._transaction() as db:
+                db.executescript("BEGIN IMMEDIATE;" + _SCHEMA_V1 + "COMMIT;")
+            with self._transaction() as db:
+                db.execute("BEGIN IMMEDIATE")
+                db.executemany(
+                    "INSERT OR IGNORE INTO meta VALUES (?, ?)",
+                    [("application", APPLICATION), ("schema_version", str(SCHEMA_VERSION))],
+                )
+                db.execute("COMMIT")
+        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        if meta.get("application") != APPLICATION:
+            raise StoreError(f"{self.path} is not a qjm_widget store; it was left untouched")
+        version = int(meta.get("schema_version", "0"))
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {version}, newer than this qjm_widget knows "
+                f"({SCHEMA_VERSION}); upgrade qjm_widget. The file was left untouched"
+            )
+        while version < SCHEMA_VERSION:
+            with self._transaction() as db:
+                db.execute("BEGIN IMMEDIATE")
+                MIGRATIONS[version](db)
+                version += 1
+                db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(version),))
+                db.execute("COMMIT")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._db
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+    def _write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        with self._transaction() as db:
+            db.execute("BEGIN IMMEDIATE")
+            for sql, params in statements:
+                db.execute(sql, params)
+            db.execute("COMMIT")
+
+    # -- writing --------------------------------------------------------------------------
+
+    def add_job_set(self, record: StoredJobSet) -> None:
+        host, pid = record.owner
+        statements: list[tuple[str, Sequence[Any]]] = [
+            (
+                "INSERT INTO job_sets VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    record.job_set_id,
+                    record.name,
+                    _json(record.tags),
+                    record.share_level,
+                    record.backend_name,
+                    _json(record.run_config),
+                    _json(record.options),
+                    record.created_at,
+                    record.finished_at,
+                    host,
+                    pid,
+                    circuits_to_qpy(record.circuits),
+                ),
+            )
+        ]
+        statements += [
+            self._chunk_row(record.job_set_id, c, with_results=True) for c in record.chunks
+        ]
+        self._write(statements)
+
+    @staticmethod
+    def _chunk_row(
+        job_set_id: str, chunk: ManagedJob, with_results: bool
+    ) -> tuple[str, Sequence[Any]]:
+        results = (
+            results_to_json(chunk.experiment_results)
+            if with_results and chunk.experiment_results is not None
+            else None
+        )
+        values = (
+            job_set_id,
+            chunk.index,
+            chunk.start_index,
+            chunk.end_index,
+            chunk.shots,
+            chunk.state.value,
+            chunk.job_id,
+            None if chunk.job_status is None else chunk.job_status.name,
+            chunk.attempts,
+            chunk.error,
+            chunk.note,
+            chunk.submitted_at,
+            chunk.finished_at,
+            _json(chunk.previous_job_ids),
+            results,
+        )
+        if with_results:
+            return ("INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", values)
+        # Without new results, keep the ones stored (a retry replaces them only once it is DONE).
+        return (
+            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT (job_set_id, idx) DO UPDATE SET state=excluded.state, "
+            "job_id=excluded.job_id, status=excluded.status, attempts=excluded.attempts, "
+            "error=excluded.error, note=excluded.note, submitted_at=excluded.submitted_at, "
+            "finished_at=excluded.finished_at, previous_job_ids=excluded.previous_job_ids",
+            values,
+        )
+
+    def save_chunk(self, job_set_id: str, chunk: ManagedJob, with_results: bool) -> None:
+        self._write([self._chunk_row(job_set_id, chunk, with_results)])
+
+    def save_chunks(self, job_set_id: str, chunks: Sequence[ManagedJob]) -> None:
+        self._write([self._chunk_row(job_set_id, c, with_results=False) for c in chunks])
+
+    def save_job_set_fields(self, job_set_id: str, **fields: Any) -> None:
+        allowed = {"name", "tags", "finished_at", "owner_host", "owner_pid"}
+        assert set(fields) <= allowed, fields
+        values = [_json(v) if k == "tags" else v for k, v in fields.items()]
+        assignments = ", ".join(f"{k}=?" for k in fields)
+        self._write([(f"UPDATE job_sets SET {assignments} WHERE id=?", (*values, job_set_id))])
+
+    def delete(self, job_set_id: str) -> bool:
+        with self._transaction() as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("DELETE FROM chunks WHERE job_set_id=?", (job_set_id,))
+            deleted = db.execute("DELETE FROM job_sets WHERE id=?", (job_set_id,)).rowcount
+            db.execute("COMMIT")
+        return bool(deleted)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def job_set_ids(
+        self, name: str | None = None, tags: Sequence[str] | None = None, limit: int | None = None
+    ) -> list[str]:
+        """Ids of stored sets, newest first; ``tags``: sets carrying all of them."""
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT id, name, tags FROM job_sets ORDER BY created_at DESC"
+            ).fetchall()
+        wanted = set(tags or [])
+        ids = [
+            row[0]
+            for row in rows
+            if (name is None or row[1] == name) and wanted <= set(json.loads(row[2]))
+        ]
+        return ids if limit is None else ids[:limit]
+
+    def load(self, job_set_id: str) -> StoredJobSet | None:
+        with self._transaction() as db:
+            row = db.execute("SELECT * FROM job_sets WHERE id=?", (job_set_id,)).fetchone()
+            chunk_rows = db.execute(
+                "SELECT * FROM chunks WHERE job_set_id=? ORDER BY idx", (job_set_id,)
+            ).fetchall()
+        if row is None:
+            return None
+        where = f"{self.path}, job set {job_set_id}"
+        try:
+            chunks = [self._chunk_from_row(r, where) for r in chunk_rows]
+            return StoredJobSet(
+                job_set_id=row[0],
+                name=row[1],
+                tags=list(json.loads(row[2])),
+                share_level=row[3],
+                backend_name=row[4],
+                run_config=dict(json.loads(row[5])),
+                options=dict(json.loads(row[6])),
+                created_at=float(row[7]),
+                finished_at=row[8],
+                owner=(row[9], row[10]),
+                circuits=circuits_from_qpy(row[11], where),
+                chunks=chunks,
+            )
+        except (ValueError, TypeError, KeyError) as exc:
+            raise StoreError(f"{where}: a stored row is malformed: {exc}") from exc
+
+    @staticmethod
+    def _chunk_from_row(row: Sequence[Any], where: str) -> ManagedJob:
+        from qiskit.providers import JobStatus
+
+        chunk = ManagedJob(
+            index=int(row[1]),
+            start_index=int(row[2]),
+            end_index=int(row[3]),
+            shots=None if row[4] is None else int(row[4]),
+            state=ChunkState(row[5]),
+            job_id=row[6],
+            attempts=int(row[8]),
+            error=row[9],
+            note=row[10],
+            submitted_at=row[11],
+            finished_at=row[12],
+            previous_job_ids=[str(i) for i in json.loads(row[13])],
+        )
+        chunk.job_status = None if row[7] is None else JobStatus[row[7]]
+        if row[14] is not None:
+            chunk.experiment_results = results_from_json(row[14], f"{where}, chunk {chunk.index}")
+        return chunk
+
+
+def current_owner() -> tuple[str, int]:
+    return socket.gethostname(), os.getpid()
+
+
+def owner_is_alive(owner: tuple[str | None, int | None]) -> bool:
+    """True when the process that ran a set still runs here (pids are only known locally)."""
+    host, pid = owner
+    if host != socket.gethostname() or pid is None or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """A killed process nobody has reaped yet still answers kill(pid, 0)."""
+    try:
+        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
+
+
+def now() -> float:
+    return time.time()
