@@ -56,7 +56,7 @@ def circuit(index: int) -> QuantumCircuit:
 
 def measure(loop: asyncio.AbstractEventLoop, num_chunks: int) -> tuple[int, int, int, float]:
     backend = FaultyBackend(AerSimulator(), hold_queued=0.2)
-    job_set = JobManager().run(
+    job_set = JobManager(store=None).run(
         [circuit(i) for i in range(num_chunks)],
         backend,
         max_experiments_per_job=1,

@@ -36,7 +36,7 @@ def main() -> None:
     backend = FaultyBackend(AerSimulator(), hold_queued=HOLD)
 
     start = time.perf_counter()
-    job_set = JobManager().run(
+    job_set = JobManager(store=None).run(
         circuits,
         backend,
         max_experiments_per_job=PER_CHUNK,
