@@ -29,6 +29,7 @@ from .jobset import ManagedJobSet
 from .manager import IBMQJobManager, JobManager
 from .policy import RetryPolicy
 from .results import ManagedResults
+from .store import Store, StoreError
 
 __version__ = "0.1.0"
 
@@ -55,4 +56,6 @@ __all__ = [
     "ManagedResults",
     "MergedCounts",
     "RetryPolicy",
+    "Store",
+    "StoreError",
 ]
