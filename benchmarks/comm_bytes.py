@@ -9,13 +9,12 @@ with the number of chunks.
 from __future__ import annotations
 
 import asyncio
-import json
+import pathlib
+import sys
 import threading
 import time
-from typing import Any
 
 import comm
-from comm.base_comm import BaseComm
 from qiskit import QuantumCircuit
 from qiskit_aer import AerSimulator
 
@@ -23,27 +22,10 @@ from qjm_widget import JobManager
 from qjm_widget.testing import FaultyBackend
 from qjm_widget.widget import JobSetWidget
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))
+from comm_recorder import RecordingComm, decode_delta
+
 SIZES = (100, 1000, 5000)
-
-
-class RecordingComm(BaseComm):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.messages: list[tuple[int, list[bytes]]] = []
-        super().__init__(*args, **kwargs)
-
-    def publish_msg(
-        self,
-        msg_type: str,
-        data: Any = None,
-        metadata: Any = None,
-        buffers: Any = None,
-        **keys: Any,
-    ) -> None:
-        if msg_type == "comm_msg":
-            raw = [bytes(b) for b in buffers or []]
-            paths = (data or {}).get("buffer_paths", [])
-            deltas = [b for p, b in zip(paths, raw, strict=False) if p == ["delta"]]
-            self.messages.append((len(json.dumps(data)) + sum(map(len, raw)), deltas))
 
 
 def circuit(index: int) -> QuantumCircuit:
@@ -70,13 +52,14 @@ def measure(loop: asyncio.AbstractEventLoop, num_chunks: int) -> tuple[int, int,
     widget = asyncio.run_coroutine_threadsafe(make(), loop).result()
     recorder = widget.comm
     assert isinstance(recorder, RecordingComm)
-    start = len(recorder.messages)
+    start = len(recorder.updates())
     job_set.wait()
     while widget.finished_at == 0:
         time.sleep(0.05)
-    messages = recorder.messages[start:]
-    changes = sum((len(d) - 4) // 5 for _, deltas in messages for d in deltas)
-    total = sum(size for size, _ in messages)
+    messages = recorder.updates()[start:]
+    deltas = [m.buffer("delta") for m in messages]
+    changes = sum(len(decode_delta(d)[1]) for d in deltas if d is not None)
+    total = sum(m.size for m in messages)
     widget.close()
     return changes, len(messages), total, job_set.elapsed
 

@@ -12,21 +12,16 @@ import http.server
 import pathlib
 import shutil
 import statistics
+import sys
 import tempfile
 import threading
 
 from playwright.sync_api import sync_playwright
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))
+from browser_support import CHROMIUM, CHROMIUM_ARGS
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 NUM_CHUNKS = 5000
 UPDATES = 300
 CHANGES = 10
@@ -92,9 +87,7 @@ def main() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-            )
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             page.goto(f"http://127.0.0.1:{server.server_address[1]}/index.html")
             page.wait_for_function("window.ready === true")

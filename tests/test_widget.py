@@ -9,59 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import logging
 import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import comm
 import pytest
-from comm.base_comm import BaseComm
+from comm_recorder import RecordingComm, decode_delta
 from conftest import basis_circuits, expected_key, wait_until
 from qiskit_aer import AerSimulator
 
 from qjm_widget import ChunkState, JobManager
 from qjm_widget.testing import FaultyBackend
 from qjm_widget.widget import PARTIAL, STATE_CODES, JobSetWidget, top_outcomes
-
-
-class RecordingComm(BaseComm):
-    """Keeps every message a widget publishes, with its buffers and its size on the wire."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.sent: list[Sent] = []
-        super().__init__(*args, **kwargs)
-
-    def publish_msg(
-        self,
-        msg_type: str,
-        data: Any = None,
-        metadata: Any = None,
-        buffers: Any = None,
-        **keys: Any,
-    ) -> None:
-        raw = [bytes(b) for b in buffers or []]
-        size = len(json.dumps(data, default=str)) + sum(len(b) for b in raw)
-        self.sent.append(Sent(time.monotonic(), msg_type, data or {}, raw, size))
-
-    def updates(self) -> list[Sent]:
-        return [m for m in self.sent if m.kind == "comm_msg"]
-
-
-@dataclass
-class Sent:
-    at: float
-    kind: str
-    data: dict[str, Any]
-    buffers: list[bytes]
-    size: int
-
-    def buffer(self, trait: str) -> bytes | None:
-        paths = self.data.get("buffer_paths", [])
-        return self.buffers[paths.index([trait])] if [trait] in paths else None
 
 
 @pytest.fixture(autouse=True)
@@ -88,12 +49,6 @@ def on_loop(loop: asyncio.AbstractEventLoop, fn: Any) -> Any:
         return fn()
 
     return asyncio.run_coroutine_threadsafe(call(), loop).result(10)
-
-
-def decode_delta(raw: bytes) -> tuple[int, dict[int, int]]:
-    seq = int.from_bytes(raw[:4], "little")
-    entries = {int.from_bytes(raw[i : i + 4], "little"): raw[i + 4] for i in range(4, len(raw), 5)}
-    return seq, entries
 
 
 def send(widget: JobSetWidget, content: Any) -> None:

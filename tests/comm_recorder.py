@@ -1,0 +1,56 @@
+"""A comm that records what a widget would send over the wire (as ipykernel's comm would send it).
+
+The comm is the widget's host, not the code under test: tests and benchmarks put it in place of
+the kernel's with ``comm.create_comm = RecordingComm``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from comm.base_comm import BaseComm
+
+
+@dataclass
+class Sent:
+    at: float
+    kind: str
+    data: dict[str, Any]
+    buffers: list[bytes]
+    size: int
+
+    def buffer(self, trait: str) -> bytes | None:
+        paths = self.data.get("buffer_paths", [])
+        return self.buffers[paths.index([trait])] if [trait] in paths else None
+
+
+class RecordingComm(BaseComm):
+    """Keeps every message a widget publishes, with its buffers and its size on the wire."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.sent: list[Sent] = []
+        super().__init__(*args, **kwargs)
+
+    def publish_msg(
+        self,
+        msg_type: str,
+        data: Any = None,
+        metadata: Any = None,
+        buffers: Any = None,
+        **keys: Any,
+    ) -> None:
+        raw = [bytes(b) for b in buffers or []]
+        size = len(json.dumps(data, default=str)) + sum(len(b) for b in raw)
+        self.sent.append(Sent(time.monotonic(), msg_type, data or {}, raw, size))
+
+    def updates(self) -> list[Sent]:
+        return [m for m in self.sent if m.kind == "comm_msg"]
+
+
+def decode_delta(raw: bytes) -> tuple[int, dict[int, int]]:
+    seq = int.from_bytes(raw[:4], "little")
+    entries = {int.from_bytes(raw[i : i + 4], "little"): raw[i + 4] for i in range(4, len(raw), 5)}
+    return seq, entries
