@@ -238,6 +238,9 @@ class ManagedJobSet(ChunkRunner):
                 raise JobManagerTimeoutError(
                     f"job set {self._id} has {self._unfinished} unfinished chunks after {timeout} s"
                 )
+        # Deliver the last events before returning, so listeners (the store among them) have
+        # seen the end: a script may exit right after results().
+        self._events.flush()
 
     def results(self, timeout: float | None = None, partial: bool = False) -> ManagedResults:
         """Wait for every chunk, then return the results (failed chunks included, as such)."""

@@ -21,7 +21,7 @@ from .jobset import ManagedJobSet
 from .persistence import record, restore, snapshot
 from .policy import RetryPolicy
 from .scheduler import Scheduler
-from .store import Store, current_owner, default_store_path, owner_is_alive
+from .store import Store, StoredJobSet, current_owner, default_store_path, owner_is_alive
 from .validation import (
     circuits_fit,
     experiments_list,
@@ -161,9 +161,13 @@ class JobManager:
             if new:
                 self.store.add_job_set(snapshot(job_set))
             else:
-                host, pid = current_owner()
+                # Chunks found LOST are written as such; ownership is claimed only by running.
                 self.store.save_chunks(job_set.job_set_id(), job_set.managed_jobs())
-                self.store.save_job_set_fields(job_set.job_set_id(), owner_host=host, owner_pid=pid)
+                if not job_set.done():  # re-attached jobs now run here
+                    host, pid = current_owner()
+                    self.store.save_job_set_fields(
+                        job_set.job_set_id(), owner_host=host, owner_pid=pid
+                    )
             record(self.store, job_set)
         with self._lock:
             self._job_sets[job_set.job_set_id()] = job_set
@@ -212,25 +216,32 @@ class JobManager:
         """
         with self._lock:
             job_set = self._job_sets.get(job_set_id)
-        if job_set is not None:
+        if job_set is not None and (backend is None or job_set._adapter.can_submit):
             return job_set
         stored = self.store.load(job_set_id) if self.store is not None else None
         if stored is None:
             where = f"this manager or its store ({self.store.path})" if self.store else "memory"
             raise JobManagerUnknownJobSet(f"no job set with id {job_set_id!r} in {where}")
-        if owner_is_alive(stored.owner):
-            raise JobManagerInvalidStateError(
-                f"job set {job_set_id} is being run by process {stored.owner[1]} on this host; "
-                "retrieve it once that process has ended"
-            )
+        self._refuse_if_running_elsewhere(stored)
         job_set = restore(stored, backend, self._scheduler)
         self._adopt(job_set, new=False)
         if not job_set.done():
             job_set._start()  # re-attached jobs: poll them
         return job_set
 
+    @staticmethod
+    def _refuse_if_running_elsewhere(stored: StoredJobSet) -> None:
+        if stored.finished_at is None and owner_is_alive(stored.owner):
+            raise JobManagerInvalidStateError(
+                f"job set {stored.job_set_id} is being run by process {stored.owner[1]} on this "
+                "host; retrieve or delete it once that process has ended"
+            )
+
     def delete_job_set(self, job_set_id: str) -> None:
         """Forget a finished job set, here and in the store."""
+        stored = self.store.load(job_set_id) if self.store is not None else None
+        if stored is not None:
+            self._refuse_if_running_elsewhere(stored)
         with self._lock:
             job_set = self._job_sets.get(job_set_id)
             if job_set is not None and not job_set.done():

@@ -94,6 +94,12 @@ def record(store: Store, job_set: ManagedJobSet) -> Callable[[], None]:
 
     def on_event(event: JobSetEvent) -> None:
         try:
+            if event.state == ChunkState.PENDING.value:
+                # Retried here: this process now runs the set, which is unfinished again.
+                host, pid = current_owner()
+                store.save_job_set_fields(
+                    job_set_id, owner_host=host, owner_pid=pid, finished_at=None
+                )
             if event.chunk_index is not None:
                 chunk = job_set.managed_jobs()[event.chunk_index]
                 fresh = event.kind == "counts" and chunk.experiment_results is not None

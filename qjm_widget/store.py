@@ -26,7 +26,7 @@ from qiskit.result.models import ExperimentResult, ExperimentResultData
 
 from .backends.sampler import result_header
 from .chunk import ChunkState, ManagedJob
-from .counts import header_dict
+from .counts import experiment_counts, header_dict
 from .exceptions import JobManagerError
 
 logger = logging.getLogger(__name__)
@@ -123,6 +123,8 @@ def results_from_json(text: str, where: str) -> list[ExperimentResult]:
     results = []
     for row in rows:
         data = row.get("data") or {}
+        if not isinstance(data, dict):
+            raise StoreError(f"{where}: stored experiment data is not an object")
         counts, memory = data.get("counts"), data.get("memory")
         if counts is not None and not (
             isinstance(counts, dict) and all(isinstance(v, int) for v in counts.values())
@@ -165,12 +167,16 @@ class Store:
         self.path = pathlib.Path(path).expanduser()
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
         try:
-            self._db = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-            )
             self._open()
+        except StoreError:
+            self._db.close()
+            raise
         except sqlite3.DatabaseError as exc:
+            self._db.close()
             raise StoreError(
                 f"{self.path} is not a qjm_widget store (corrupt or foreign file: {exc}); "
                 "it was left untouched: pass another path with JobManager(store=...)"
@@ -185,6 +191,8 @@ class Store:
                 f"{self.path} is an SQLite file but not a qjm_widget store (tables: "
                 f"{', '.join(sorted(tables)) or 'none'}); it was left untouched"
             )
+        if "meta" in tables:
+            self._check_meta()  # before anything writes: the pragmas below change the file
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
@@ -198,15 +206,7 @@ class Store:
                     [("application", APPLICATION), ("schema_version", str(SCHEMA_VERSION))],
                 )
                 db.execute("COMMIT")
-        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
-        if meta.get("application") != APPLICATION:
-            raise StoreError(f"{self.path} is not a qjm_widget store; it was left untouched")
-        version = int(meta.get("schema_version", "0"))
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path} has schema version {version}, newer than this qjm_widget knows "
-                f"({SCHEMA_VERSION}); upgrade qjm_widget. The file was left untouched"
-            )
+        version = self._check_meta()
         while version < SCHEMA_VERSION:
             with self._transaction() as db:
                 db.execute("BEGIN IMMEDIATE")
@@ -214,6 +214,25 @@ class Store:
                 version += 1
                 db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(version),))
                 db.execute("COMMIT")
+
+    def _check_meta(self) -> int:
+        """The file's schema version, once it is known to be ours and not newer than us."""
+        try:
+            meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        except (sqlite3.DatabaseError, ValueError, TypeError) as exc:
+            raise StoreError(f"{self.path} is not a qjm_widget store: {exc}") from exc
+        if meta.get("application") != APPLICATION:
+            raise StoreError(f"{self.path} is not a qjm_widget store; it was left untouched")
+        try:
+            version = int(meta.get("schema_version", "0"))
+        except ValueError as exc:
+            raise StoreError(f"{self.path} has an unreadable schema version") from exc
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {version}, newer than this qjm_widget knows "
+                f"({SCHEMA_VERSION}); upgrade qjm_widget. The file was left untouched"
+            )
+        return version
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -362,7 +381,7 @@ class Store:
                 circuits=circuits_from_qpy(row[11], where),
                 chunks=chunks,
             )
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
             raise StoreError(f"{where}: a stored row is malformed: {exc}") from exc
 
     @staticmethod
@@ -385,7 +404,15 @@ class Store:
         )
         chunk.job_status = None if row[7] is None else JobStatus[row[7]]
         if row[14] is not None:
-            chunk.experiment_results = results_from_json(row[14], f"{where}, chunk {chunk.index}")
+            here = f"{where}, chunk {chunk.index}"
+            results = results_from_json(row[14], here)
+            if len(results) != chunk.num_experiments:
+                raise StoreError(
+                    f"{here}: {len(results)} stored results for {chunk.num_experiments} experiments"
+                )
+            for result in results:
+                experiment_counts(result)  # a header that cannot format its counts fails here
+            chunk.experiment_results = results
         return chunk
 
 
