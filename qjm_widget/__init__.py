@@ -29,7 +29,8 @@ from .jobset import ManagedJobSet
 from .manager import IBMQJobManager, JobManager
 from .policy import RetryPolicy
 from .results import ManagedResults
-from .store import Store, StoreError
+from .store import Store
+from .store_format import StoreError
 
 __version__ = "0.1.0"
 

@@ -7,29 +7,29 @@ eval. Several processes may share one file (WAL journal, busy timeout).
 
 from __future__ import annotations
 
-import io
 import json
-import logging
 import os
 import pathlib
 import socket
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from qiskit import QuantumCircuit, qpy
-from qiskit.result.models import ExperimentResult, ExperimentResultData
+from qiskit import QuantumCircuit
 
-from .backends.sampler import result_header
 from .chunk import ChunkState, ManagedJob
-from .counts import experiment_counts, header_dict
-from .exceptions import JobManagerError
-
-logger = logging.getLogger(__name__)
+from .counts import experiment_counts
+from .store_format import (
+    StoreError,
+    circuits_from_qpy,
+    circuits_to_qpy,
+    results_from_json,
+    results_to_json,
+    to_json,
+)
 
 SCHEMA_VERSION = 1
 APPLICATION = "qjm_widget"
@@ -59,10 +59,6 @@ CREATE INDEX IF NOT EXISTS job_sets_created ON job_sets(created_at);
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
 
 
-class StoreError(JobManagerError):
-    """The store file cannot be used (corrupt, foreign, or from a newer qjm_widget)."""
-
-
 def default_store_path() -> pathlib.Path:
     """``$QJM_WIDGET_STORE`` if set, else ``jobsets.sqlite3`` in the user's data folder."""
     configured = os.environ.get(STORE_ENV_VAR)
@@ -89,75 +85,6 @@ class StoredJobSet:
     owner: tuple[str | None, int | None]
     circuits: list[QuantumCircuit]
     chunks: list[ManagedJob]
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), default=repr)
-
-
-def results_to_json(results: Sequence[ExperimentResult]) -> str:
-    """Counts and memory of each experiment, with the header that formats them."""
-    rows = []
-    for result in results:
-        data = {
-            key: getattr(result.data, key)
-            for key in ("counts", "memory")
-            if getattr(result.data, key, None) is not None
-        }
-        rows.append(
-            {
-                "shots": result.shots if isinstance(result.shots, int) else None,
-                "success": bool(result.success),
-                "status": None if result.status is None else str(result.status),
-                "header": header_dict(result),
-                "data": data,
-            }
-        )
-    return _json(rows)
-
-
-def results_from_json(text: str, where: str) -> list[ExperimentResult]:
-    rows = json.loads(text)
-    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise StoreError(f"{where}: stored results are not a list of objects")
-    results = []
-    for row in rows:
-        data = row.get("data") or {}
-        if not isinstance(data, dict):
-            raise StoreError(f"{where}: stored experiment data is not an object")
-        counts, memory = data.get("counts"), data.get("memory")
-        if counts is not None and not (
-            isinstance(counts, dict) and all(isinstance(v, int) for v in counts.values())
-        ):
-            raise StoreError(f"{where}: stored counts are not a mapping of outcomes to ints")
-        if memory is not None and not isinstance(memory, list):
-            raise StoreError(f"{where}: stored memory is not a list")
-        header = row.get("header") if isinstance(row.get("header"), dict) else {}
-        results.append(
-            ExperimentResult(
-                shots=row.get("shots") if isinstance(row.get("shots"), int) else 0,
-                success=bool(row.get("success")),
-                data=ExperimentResultData(counts=counts, memory=memory),
-                header=result_header(header),
-                status=row.get("status"),
-            )
-        )
-    return results
-
-
-def circuits_to_qpy(circuits: Sequence[QuantumCircuit]) -> bytes:
-    buffer = io.BytesIO()
-    qpy.dump(list(circuits), buffer)
-    return buffer.getvalue()
-
-
-def circuits_from_qpy(blob: bytes, where: str) -> list[QuantumCircuit]:
-    if not isinstance(blob, bytes) or not blob.startswith(b"QISKIT"):
-        raise StoreError(f"{where}: the stored circuits are not QPY")
-    try:
-        return list(qpy.load(io.BytesIO(blob)))
-    except Exception as exc:
-        raise StoreError(f"{where}: the stored circuits cannot be read: {exc}") from exc
 
 
 class Store:
@@ -261,11 +188,11 @@ class Store:
                 (
                     record.job_set_id,
                     record.name,
-                    _json(record.tags),
+                    to_json(record.tags),
                     record.share_level,
                     record.backend_name,
-                    _json(record.run_config),
-                    _json(record.options),
+                    to_json(record.run_config),
+                    to_json(record.options),
                     record.created_at,
                     record.finished_at,
                     host,
@@ -302,7 +229,7 @@ class Store:
             chunk.note,
             chunk.submitted_at,
             chunk.finished_at,
-            _json(chunk.previous_job_ids),
+            to_json(chunk.previous_job_ids),
             results,
         )
         if with_results:
@@ -326,7 +253,7 @@ class Store:
     def save_job_set_fields(self, job_set_id: str, **fields: Any) -> None:
         allowed = {"name", "tags", "finished_at", "owner_host", "owner_pid"}
         assert set(fields) <= allowed, fields
-        values = [_json(v) if k == "tags" else v for k, v in fields.items()]
+        values = [to_json(v) if k == "tags" else v for k, v in fields.items()]
         assignments = ", ".join(f"{k}=?" for k in fields)
         self._write([(f"UPDATE job_sets SET {assignments} WHERE id=?", (*values, job_set_id))])
 
@@ -441,7 +368,3 @@ def _is_zombie(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[-1].split()[0] == "Z"
-
-
-def now() -> float:
-    return time.time()
