@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import logging
 import threading
 import weakref
 from collections.abc import Mapping, Sequence
@@ -14,6 +15,8 @@ from qiskit.providers import BackendV2
 from qiskit.result.models import ExperimentResult
 
 from .base import BackendAdapter, Capabilities
+
+logger = logging.getLogger(__name__)
 
 LOCAL_POLL_INTERVAL = (0.002, 0.05)
 REMOTE_POLL_INTERVAL = (1.0, 10.0)
@@ -85,6 +88,18 @@ class BackendV2Adapter(BackendAdapter):
             poll_interval=REMOTE_POLL_INTERVAL if _is_remote(self.backend) else LOCAL_POLL_INTERVAL,
             run_options=None,
         )
+
+    def retrieve(self, job_id: str) -> Any:
+        """Look a job up through the backend's ``retrieve_job`` or its runtime service."""
+        service = getattr(self.backend, "service", None)
+        lookup = getattr(self.backend, "retrieve_job", None) or getattr(service, "job", None)
+        if not callable(lookup):
+            return None
+        try:
+            return lookup(job_id)
+        except Exception as exc:
+            logger.info("job %s cannot be looked up on %s: %s", job_id, self.name, exc)
+            return None
 
     def default_shots(self) -> int | None:
         shots = getattr(self.backend.options, "shots", None)
