@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import pathlib
+import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -252,3 +254,13 @@ def test_a_job_set_displays_itself_as_the_widget(manager: JobManager) -> None:
     data = bundle[0] if isinstance(bundle, tuple) else bundle
     assert "application/vnd.jupyter.widget-view+json" in data
     assert isinstance(job_set.widget(), JobSetWidget)
+
+
+def test_the_views_state_names_follow_the_python_codes() -> None:
+    """js/model.ts decodes the codes widget.py sends; both must list the states in one order."""
+    source = (pathlib.Path(__file__).parent.parent / "js" / "model.ts").read_text()
+    block = re.search(r"STATE_NAMES = \[(.*?)\]", source, re.S)
+    assert block, "STATE_NAMES not found in js/model.ts"
+    names = re.findall(r'"(\w+)"', block.group(1))
+    python = {code: state.value for state, code in STATE_CODES.items()} | {PARTIAL: "partial"}
+    assert names == [python[code] for code in range(len(python))]
