@@ -52,6 +52,10 @@ class JobManager:
     :class:`ManagedJobSet` at once; submitting and polling happen on the manager's threads
     (at most ``max_workers`` of them plus one coordinator, and none once every set is final).
 
+    ``store`` is where job sets are written as they run, so they survive the process: by
+    default ``$QJM_WIDGET_STORE`` or ``jobsets.sqlite3`` in the user's data folder; a path or a
+    :class:`Store`; ``None`` keeps everything in memory.
+
     Example:
         >>> from qiskit_aer import AerSimulator
         >>> job_set = JobManager().run(circuits, backend=AerSimulator(), shots=1000,
