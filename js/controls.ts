@@ -1,4 +1,5 @@
 // The set-wide buttons: cancel everything not final, retry every failed chunk.
+import { button, element } from "./dom";
 import { type ChunkStore, FAILED_STATES, type Send, State } from "./model";
 
 export type Controls = {
@@ -6,19 +7,8 @@ export type Controls = {
   cleanup(): void;
 };
 
-function button(text: string, className: string, title: string): HTMLButtonElement {
-  const el = document.createElement("button");
-  el.type = "button";
-  el.className = `qjm-button ${className}`;
-  el.textContent = text;
-  el.setAttribute("title", title);
-  el.disabled = true;
-  return el;
-}
-
 export function createControls(parent: HTMLElement, send: Send): Controls {
-  const root = document.createElement("div");
-  root.className = "qjm-controls";
+  const root = element("div", "qjm-controls");
   const cancelAll = button(
     "Cancel all",
     "qjm-cancel-all",

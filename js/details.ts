@@ -1,4 +1,5 @@
 // The selected chunk's details, and the buttons that cancel or retry it.
+import { button, element } from "./dom";
 import { type ChunkDetail, isChunkDetail, type Model, type Send } from "./model";
 
 export type Details = {
@@ -7,15 +8,6 @@ export type Details = {
   awaitDetails(index: number): void;
   cleanup(): void;
 };
-
-function button(text: string, className: string): HTMLButtonElement {
-  const el = document.createElement("button");
-  el.type = "button";
-  el.className = `qjm-button ${className}`;
-  el.textContent = text;
-  el.disabled = true;
-  return el;
-}
 
 function rows(detail: ChunkDetail): Array<[string, string]> {
   const range =
@@ -41,20 +33,16 @@ export function createDetails(
   send: Send,
   select: (index: number) => void,
 ): Details {
-  const root = document.createElement("section");
-  root.className = "qjm-details";
-  const heading = document.createElement("div");
-  heading.className = "qjm-details-title";
+  const root = element("section", "qjm-details");
+  const heading = element("div", "qjm-details-title");
   const title = document.createElement("span");
   const close = button("×", "qjm-details-close");
   close.disabled = false;
   close.setAttribute("aria-label", "Clear the selection");
   close.setAttribute("title", "Clear the selection");
   heading.append(title, close);
-  const list = document.createElement("dl");
-  list.className = "qjm-details-list";
-  const actions = document.createElement("div");
-  actions.className = "qjm-actions";
+  const list = element("dl", "qjm-details-list");
+  const actions = element("div", "qjm-actions");
   const cancel = button("Cancel chunk", "qjm-cancel-chunk");
   const retry = button("Retry chunk", "qjm-retry-chunk");
   actions.append(cancel, retry);
@@ -99,9 +87,7 @@ export function createDetails(
     for (const [term, value] of rows(detail)) {
       const dt = document.createElement("dt");
       dt.textContent = term;
-      const dd = document.createElement("dd");
-      dd.textContent = value;
-      dd.className = `qjm-detail-${term.toLowerCase().replace(/\s+/g, "-")}`;
+      const dd = element("dd", `qjm-detail-${term.toLowerCase().replace(/\s+/g, "-")}`, value);
       items.push(dt, dd);
     }
     list.replaceChildren(...items);

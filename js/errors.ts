@@ -1,17 +1,11 @@
 // The errors panel: the failed chunks Python lists (at most 100) and how many more there are.
+import { element } from "./dom";
 import type { ErrorEntry } from "./model";
 
 export type Errors = {
   update(errors: readonly ErrorEntry[] | undefined, total: number | undefined): void;
   cleanup(): void;
 };
-
-function part(className: string, text: string): HTMLSpanElement {
-  const el = document.createElement("span");
-  el.className = className;
-  el.textContent = text;
-  return el;
-}
 
 function entry(error: ErrorEntry): HTMLLIElement {
   const item = document.createElement("li");
@@ -29,23 +23,19 @@ function entry(error: ErrorEntry): HTMLLIElement {
     meta.push(`${error.attempts} attempt${error.attempts === 1 ? "" : "s"}`);
   }
   button.append(
-    part("qjm-error-chunk", `Chunk ${error.index}`),
-    part("qjm-error-meta", meta.join(" · ")),
-    part("qjm-error-text", error.error ?? ""),
+    element("span", "qjm-error-chunk", `Chunk ${error.index}`),
+    element("span", "qjm-error-meta", meta.join(" · ")),
+    element("span", "qjm-error-text", error.error ?? ""),
   );
   item.append(button);
   return item;
 }
 
 export function createErrors(parent: HTMLElement, onSelect: (index: number) => void): Errors {
-  const root = document.createElement("section");
-  root.className = "qjm-errors";
-  const title = document.createElement("div");
-  title.className = "qjm-errors-title";
-  const list = document.createElement("ul");
-  list.className = "qjm-errors-list";
-  const more = document.createElement("div");
-  more.className = "qjm-errors-more";
+  const root = element("section", "qjm-errors");
+  const title = element("div", "qjm-errors-title");
+  const list = element("ul", "qjm-errors-list");
+  const more = element("div", "qjm-errors-more");
   root.append(title, list, more);
   parent.append(root);
 

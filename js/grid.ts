@@ -1,5 +1,6 @@
 // The chunk grid: one small cell per chunk, built once and then only the changed cells touched.
 // One delegated listener per event on the container; the tooltip is a single element.
+import { element } from "./dom";
 import { Bounds, type ChunkStore, stateName } from "./model";
 
 export type Grid = {
@@ -46,13 +47,10 @@ function cellIndex(grid: HTMLElement, event: Event): number | null {
 }
 
 export function createGrid(parent: HTMLElement, onSelect: (index: number) => void): Grid {
-  const wrap = document.createElement("div");
-  wrap.className = "qjm-grid-wrap";
-  const grid = document.createElement("div");
-  grid.className = "qjm-grid";
+  const wrap = element("div", "qjm-grid-wrap");
+  const grid = element("div", "qjm-grid");
   grid.setAttribute("aria-label", "Chunks; click one for its details");
-  const tooltip = document.createElement("div");
-  tooltip.className = "qjm-tooltip";
+  const tooltip = element("div", "qjm-tooltip");
   tooltip.setAttribute("role", "tooltip");
   tooltip.hidden = true;
   wrap.append(grid, tooltip);
@@ -68,8 +66,7 @@ export function createGrid(parent: HTMLElement, onSelect: (index: number) => voi
     const fragment = document.createDocumentFragment();
     cells = new Array<HTMLDivElement>(size);
     for (let i = 0; i < size; i++) {
-      const cell = document.createElement("div");
-      cell.className = cellClass(0, i === selected);
+      const cell = element("div", cellClass(0, i === selected));
       cell.setAttribute("data-index", String(i));
       cells[i] = cell;
       fragment.append(cell);

@@ -1,4 +1,5 @@
 // The header: the set's name, id, backend and tags, elapsed time and ETA, chunks per state.
+import { element } from "./dom";
 import { type ChunkStore, STATE_NAMES } from "./model";
 
 export type HeaderInfo = {
@@ -52,29 +53,20 @@ export function formatDuration(seconds: number): string {
   return `${rest}s`;
 }
 
-function span(className: string, parent: HTMLElement, text = ""): HTMLSpanElement {
-  const el = document.createElement("span");
-  el.className = className;
-  el.textContent = text;
-  parent.append(el);
-  return el;
-}
-
 export function createHeader(parent: HTMLElement): Header {
-  const root = document.createElement("div");
-  root.className = "qjm-header";
-  const titleRow = document.createElement("div");
-  titleRow.className = "qjm-header-title";
-  const name = span("qjm-name", titleRow);
-  const backend = span("qjm-backend", titleRow);
-  const tags = span("qjm-tags", titleRow);
-  const id = span("qjm-id", titleRow);
+  const root = element("div", "qjm-header");
+  const titleRow = element("div", "qjm-header-title");
+  const name = element("span", "qjm-name");
+  const backend = element("span", "qjm-backend");
+  const tags = element("span", "qjm-tags");
+  const id = element("span", "qjm-id");
+  titleRow.append(name, backend, tags, id);
 
-  const timeRow = document.createElement("div");
-  timeRow.className = "qjm-header-time";
-  const elapsed = span("qjm-elapsed", timeRow);
-  const eta = span("qjm-eta", timeRow);
-  const counts = span("qjm-counts", timeRow);
+  const timeRow = element("div", "qjm-header-time");
+  const elapsed = element("span", "qjm-elapsed");
+  const eta = element("span", "qjm-eta");
+  const counts = element("span", "qjm-counts");
+  timeRow.append(elapsed, eta, counts);
   root.append(titleRow, timeRow);
   parent.append(root);
 
@@ -121,13 +113,7 @@ export function createHeader(parent: HTMLElement): Header {
     backend.textContent = info.backendName ? `on ${info.backendName}` : "";
     id.textContent = info.jobSetId;
     id.setAttribute("title", "Job set id");
-    const chips = info.tags.map((tag) => {
-      const chip = document.createElement("span");
-      chip.className = "qjm-tag";
-      chip.textContent = tag;
-      return chip;
-    });
-    tags.replaceChildren(...chips);
+    tags.replaceChildren(...info.tags.map((tag) => element("span", "qjm-tag", tag)));
     if (info.startedAt > 0 && info.finishedAt <= 0) {
       if (timer === null) {
         timer = setInterval(renderTime, 1000);
@@ -145,11 +131,8 @@ export function createHeader(parent: HTMLElement): Header {
     STATE_NAMES.forEach((state, code) => {
       const n = store.counts[code] ?? 0;
       if (n > 0) {
-        const part = document.createElement("span");
-        part.className = `qjm-count qjm-count-${state}`;
-        const swatch = document.createElement("span");
-        swatch.className = `qjm-swatch qjm-s-${state}`;
-        part.append(swatch, `${state} ${n}`);
+        const part = element("span", `qjm-count qjm-count-${state}`);
+        part.append(element("span", `qjm-swatch qjm-s-${state}`), `${state} ${n}`);
         parts.push(part);
       }
     });

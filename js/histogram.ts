@@ -1,5 +1,6 @@
 // The counts histogram: an SVG bar chart of the merged counts Python sends (top outcomes plus
 // "other"), and the choice of experiment (all of them, or one).
+import { element } from "./dom";
 import { type Histogram as HistogramData, isHistogram, type Model, type Send } from "./model";
 
 export type Histogram = {
@@ -90,12 +91,9 @@ export function buildChart(data: HistogramData): SVGSVGElement {
 }
 
 export function createHistogram(parent: HTMLElement, send: Send): Histogram {
-  const root = document.createElement("section");
-  root.className = "qjm-histogram";
-  const bar = document.createElement("div");
-  bar.className = "qjm-histogram-controls";
-  const select = document.createElement("select");
-  select.className = "qjm-experiment-mode";
+  const root = element("section", "qjm-histogram");
+  const bar = element("div", "qjm-histogram-controls");
+  const select = element("select", "qjm-experiment-mode");
   select.setAttribute("aria-label", "Experiments shown");
   const all = document.createElement("option");
   all.value = "all";
@@ -112,11 +110,9 @@ export function createHistogram(parent: HTMLElement, send: Send): Histogram {
   input.value = "0";
   input.setAttribute("aria-label", "Experiment index");
   input.hidden = true;
-  const caption = document.createElement("span");
-  caption.className = "qjm-histogram-caption";
+  const caption = element("span", "qjm-histogram-caption");
   bar.append(select, input, caption);
-  const chart = document.createElement("div");
-  chart.className = "qjm-histogram-chart";
+  const chart = element("div", "qjm-histogram-chart");
   root.append(bar, chart);
   parent.append(root);
 

@@ -1,4 +1,5 @@
 // The progress bar: one segment per group of states, widths in percent of all chunks.
+import { element } from "./dom";
 import { type ChunkStore, State } from "./model";
 
 export type SegmentKind = "done" | "failed" | "cancelled" | "running" | "queued" | "pending";
@@ -24,23 +25,19 @@ export type Progress = {
 };
 
 export function createProgress(parent: HTMLElement): Progress {
-  const root = document.createElement("div");
-  root.className = "qjm-progress";
-  const bar = document.createElement("div");
-  bar.className = "qjm-progress-bar";
+  const root = element("div", "qjm-progress");
+  const bar = element("div", "qjm-progress-bar");
   bar.setAttribute("role", "progressbar");
   bar.setAttribute("aria-valuemin", "0");
   const segments = new Map<SegmentKind, HTMLDivElement>();
   for (const { kind } of SEGMENTS) {
-    const segment = document.createElement("div");
-    segment.className = `qjm-segment qjm-segment-${kind}`;
+    const segment = element("div", `qjm-segment qjm-segment-${kind}`);
     segment.dataset.kind = kind;
     segment.style.width = "0%";
     segments.set(kind, segment);
     bar.append(segment);
   }
-  const label = document.createElement("div");
-  label.className = "qjm-progress-label";
+  const label = element("div", "qjm-progress-label");
   root.append(bar, label);
   parent.append(root);
 

@@ -3,6 +3,7 @@
 import type { AnyWidget, RenderProps } from "@anywidget/types";
 import { createControls } from "./controls";
 import { createDetails } from "./details";
+import { element } from "./dom";
 import { createErrors } from "./errors";
 import { createGrid } from "./grid";
 import { createHeader } from "./header";
@@ -16,8 +17,7 @@ export const RESYNC_RETRY_MS = 2000;
 type ChangeEvent = `change:${keyof Model}`;
 
 function render({ model, el }: Pick<RenderProps<Model>, "model" | "el">): () => void {
-  const root = document.createElement("div");
-  root.className = "qjm-widget";
+  const root = element("div", "qjm-widget");
   el.append(root);
 
   const send: Send = (message) => model.send(message);
@@ -30,8 +30,7 @@ function render({ model, el }: Pick<RenderProps<Model>, "model" | "el">): () => 
   const header = createHeader(root);
   const progress = createProgress(root);
   const controls = createControls(root, send);
-  const main = document.createElement("div");
-  main.className = "qjm-main";
+  const main = element("div", "qjm-main");
   root.append(main);
   const grid = createGrid(main, select);
   const details = createDetails(main, send, select);

@@ -1,0 +1,28 @@
+// Small DOM builders shared by the parts. Text goes in only as textContent, never as markup.
+
+/** A new element with the given class and, if given, text. */
+export function element<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  className: string,
+  text?: string,
+): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  el.className = className;
+  if (text !== undefined) {
+    el.textContent = text;
+  }
+  return el;
+}
+
+/** A `qjm-button` (type="button"), disabled until its part enables it. */
+export function button(text: string, className: string, title?: string): HTMLButtonElement {
+  const el = document.createElement("button");
+  el.type = "button";
+  el.className = `qjm-button ${className}`;
+  el.textContent = text;
+  if (title !== undefined) {
+    el.setAttribute("title", title);
+  }
+  el.disabled = true;
+  return el;
+}
