@@ -196,6 +196,11 @@ class ManagedJobSet(ChunkRunner):
             return self._ledger.of(index)
 
     @property
+    def last_finished_at(self) -> float | None:
+        """Epoch seconds at which the latest chunk became final; None if none has."""
+        return max((c.finished_at for c in self._chunks if c.finished_at), default=None)
+
+    @property
     def num_experiments(self) -> int:
         return len(self._experiments)
 
@@ -328,6 +333,7 @@ class ManagedJobSet(ChunkRunner):
         chunk.error = None
         chunk.note = "retry requested"
         self._failures.pop(chunk.index, None)
+        self._refused_cancels.pop(chunk.index, None)  # that note was about the old job
         self._move(chunk, ChunkState.PENDING)
 
     def __repr__(self) -> str:

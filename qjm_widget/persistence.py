@@ -107,8 +107,7 @@ def record(store: Store, job_set: ManagedJobSet) -> Callable[[], None]:
             elif event.kind == "set":
                 store.save_job_set_fields(job_set_id, name=job_set.name(), tags=job_set.tags())
             elif event.kind == "final":
-                ends = [c.finished_at for c in job_set.managed_jobs() if c.finished_at]
-                store.save_job_set_fields(job_set_id, finished_at=max(ends, default=None))
+                store.save_job_set_fields(job_set_id, finished_at=job_set.last_finished_at)
         except Exception:
             logger.exception("could not write job set %s to the store %s", job_set_id, store.path)
 

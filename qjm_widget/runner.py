@@ -74,8 +74,7 @@ class ChunkRunner:
         self._unfinished = sum(not c.state.is_final for c in chunks)
         for chunk in chunks:
             if chunk.state is ChunkState.DONE and chunk.experiment_results is not None:
-                counts = [experiment_counts(r) for r in chunk.experiment_results]
-                self._ledger.replace(chunk.index, chunk.start_index, counts)
+                self._merge_counts(chunk, chunk.experiment_results)
         self._tasks = 0
         self._polling = False
         self._poll_interval = adapter.capabilities.poll_interval[0]
@@ -305,13 +304,16 @@ class ChunkRunner:
             if failed
             else None
         )
-        self._ledger.replace(
-            chunk.index, chunk.start_index, [experiment_counts(r) for r in results]
-        )
+        self._merge_counts(chunk, results)
         # Counts before the state change, so that "final" stays the last event of a set.
         self._events.post(JobSetEvent("counts", self._id, chunk.index, ChunkState.DONE.value))
         self._move(chunk, ChunkState.DONE)
         return True
+
+    def _merge_counts(self, chunk: ManagedJob, results: list[Any]) -> None:
+        """Make ``results`` the chunk's only contribution to the set's counts."""
+        counts = [experiment_counts(r) for r in results]
+        self._ledger.replace(chunk.index, chunk.start_index, counts)
 
     def _apply_fetch_failure(self, chunk: ManagedJob, exc: Exception) -> bool:
         chunk.job_status = JobStatus.DONE

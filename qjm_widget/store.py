@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qiskit import QuantumCircuit
+from qiskit.providers import JobStatus
 
 from .chunk import ChunkState, ManagedJob
 from .counts import experiment_counts
@@ -313,8 +314,6 @@ class Store:
 
     @staticmethod
     def _chunk_from_row(row: Sequence[Any], where: str) -> ManagedJob:
-        from qiskit.providers import JobStatus
-
         chunk = ManagedJob(
             index=int(row[1]),
             start_index=int(row[2]),

@@ -210,8 +210,7 @@ class JobSetWidget(anywidget.AnyWidget):
         # Final by the codes sent so far, not by the job set: its last events may be in flight.
         finished = min(self._codes, default=FINAL_CODE) >= FINAL_CODE
         if finished and not self.finished_at:
-            ends = [c.finished_at for c in self._job_set.managed_jobs() if c.finished_at]
-            self.finished_at = max(ends, default=time.time())
+            self.finished_at = self._job_set.last_finished_at or time.time()
             self._send_snapshot()  # so saved widget state and new views start from the end
         elif not finished:
             self.finished_at = 0.0
