@@ -303,6 +303,8 @@ def test_chunk_details_show_each_label_beside_its_value(lab: bs.JupyterLab, page
     widget = open_small_notebook(lab, page, "details.ipynb")
     widget.locator('.qjm-cell[data-index="1"]').click()
     expect(widget.locator(".qjm-details-title > span")).to_have_text("Chunk 1")
+    # The title shows at once; the rows follow when the kernel answers the selection.
+    expect(widget.locator(".qjm-details-list dt")).to_have_count(5)
     rows = page.page.evaluate(DETAIL_ROWS)
     screenshot(widget.locator(".qjm-details"), "details.png")
     assert [row["label"] for row in rows] == ["Experiments", "State", "Shots", "Job id", "Attempts"]
