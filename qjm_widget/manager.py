@@ -90,6 +90,8 @@ class JobManager:
         max_concurrent_jobs: int | None = None,
         max_shots_per_job: int | None = None,
         retry_policy: RetryPolicy | None = None,
+        execution_mode: str | None = None,
+        transpile: bool = False,
         **run_config_: Any,
     ) -> ManagedJobSet:
         """Split ``experiments`` into jobs on ``backend`` and start them in the background.
@@ -110,6 +112,12 @@ class JobManager:
             max_shots_per_job: Split each experiment's shots across jobs of at most this many
                 shots and merge the counts back.
             retry_policy: Retries of failed submissions and result fetches.
+            execution_mode: For IBM Quantum backends of QiskitRuntimeService: ``"batch"``
+                (the default: IBM schedules the set's jobs together), ``"session"`` or
+                ``"job"``. A runtime SamplerV2 keeps the mode it was built with.
+            transpile: Transpile each job's circuits for the backend just before submitting
+                it. Without it, circuits must already be ISA where the backend requires it
+                (IBM Quantum backends, runtime samplers): others are refused up front.
             **run_config_: Passed to ``backend.run`` (shots, memory, seed_simulator, ...); a
                 sampler takes shots and memory.
 
@@ -117,7 +125,11 @@ class JobManager:
             JobManagerInvalidInputError: for any bad argument, before anything is submitted.
         """
         circuits = experiments_list(experiments)
-        adapter = adapter_for(backend)
+        if not isinstance(transpile, bool):
+            raise JobManagerInvalidInputError(
+                f"transpile must be True or False, got {type(transpile).__name__}"
+            )
+        adapter = adapter_for(backend, execution_mode=execution_mode, transpile=transpile)
         per_job = positive_int("max_experiments_per_job", max_experiments_per_job)
         concurrent = positive_int("max_concurrent_jobs", max_concurrent_jobs)
         shots_cap = positive_int("max_shots_per_job", max_shots_per_job)
@@ -139,7 +151,7 @@ class JobManager:
                 raise JobManagerInvalidInputError(
                     "max_shots_per_job needs shots: pass shots=... to run()"
                 )
-        limit = adapter.capabilities.max_experiments_per_job
+        limit = adapter.experiments_per_job_limit(shots)
         per_job = min((s for s in (per_job, limit) if s is not None), default=len(circuits))
         chunks = plan_chunks(len(circuits), per_job, shots, shots_cap)
         job_set = ManagedJobSet(

@@ -154,6 +154,10 @@ class ChunkRunner:
             if self._pending and self._limit_until > now:
                 wakes.append(self._limit_until)
             finished = self._unfinished == 0 and self._tasks == 0
+            if finished and self._adapter.holds_resources:
+                # A batch or session stays open on the backend until told otherwise.
+                tasks.append(self._task(self._adapter.release))
+                finished = False
         self._events.flush()
         return tasks, min(wakes) if wakes else None, finished
 

@@ -159,7 +159,7 @@ def state_change_traffic(
     recorder = widget.comm
     assert isinstance(recorder, RecordingComm)
     job_set.wait(timeout=300)
-    assert job_set.results().success
+    assert job_set.results().success, job_set.error_messages()[:500]
     assert wait_until(lambda: widget.finished_at > 0, 10)
     updates = recorder.updates()
     changes = 0

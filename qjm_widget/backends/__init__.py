@@ -10,6 +10,7 @@ from qiskit.providers import BackendV2
 from ..exceptions import JobManagerInvalidInputError
 from .backend_v2 import BackendV2Adapter
 from .base import BackendAdapter, CancelOutcome, Capabilities, describe_exception
+from .runtime import RuntimeAdapter, is_cloud_backend, is_cloud_sampler
 from .sampler import SamplerAdapter
 
 __all__ = [
@@ -17,20 +18,34 @@ __all__ = [
     "BackendV2Adapter",
     "CancelOutcome",
     "Capabilities",
+    "RuntimeAdapter",
     "SamplerAdapter",
     "adapter_for",
     "describe_exception",
 ]
 
 
-def adapter_for(backend: Any) -> BackendAdapter:
-    """The adapter for ``backend``; a clear error for anything but a BackendV2 or SamplerV2."""
+def adapter_for(
+    backend: Any, *, execution_mode: str | None = None, transpile: bool = False
+) -> BackendAdapter:
+    """The adapter for ``backend``; a clear error for anything but a BackendV2 or SamplerV2.
+
+    ``execution_mode`` (batch, session, job) applies to IBM Quantum cloud backends only.
+    """
     if isinstance(backend, BackendAdapter):
         return backend
+    cloud = is_cloud_backend(backend) or is_cloud_sampler(backend)
+    if execution_mode is not None and not cloud:
+        raise JobManagerInvalidInputError(
+            "execution_mode applies to IBM Quantum backends from QiskitRuntimeService only; "
+            f"{type(backend).__name__} runs its jobs by itself"
+        )
+    if cloud:
+        return RuntimeAdapter(backend, execution_mode=execution_mode, transpile=transpile)
     if isinstance(backend, BackendV2):
-        return BackendV2Adapter(backend)
+        return BackendV2Adapter(backend, transpile=transpile)
     if isinstance(backend, BaseSamplerV2):
-        return SamplerAdapter(backend)
+        return SamplerAdapter(backend, transpile=transpile)
     kind = f"{type(backend).__module__}.{type(backend).__qualname__}"
     if type(backend).__name__ == "BackendV1" or any(
         cls.__name__ == "BackendV1" for cls in type(backend).__mro__

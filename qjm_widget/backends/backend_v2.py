@@ -122,10 +122,11 @@ class BackendV2Adapter(BackendAdapter):
             options["job_tags"] = list(tags)
         if self.capabilities.takes_names:
             options["job_name"] = name
+        prepared = self.prepare(circuits)
         if runs_inside_submit(self.backend):
             with serial_run_lock(self.backend):
-                return self.backend.run(list(circuits), **options)
-        return self.backend.run(list(circuits), **options)
+                return self.backend.run(prepared, **options)
+        return self.backend.run(prepared, **options)
 
     def fetch(
         self, job: Any, circuits: Sequence[QuantumCircuit], run_config: Mapping[str, Any]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,7 @@ from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 from qiskit.result.models import ExperimentResult
 
+from .isa import pass_manager_for
 from .status import to_job_status
 
 PENDING_JOB_LIMIT_CODE = 3458
@@ -48,8 +50,17 @@ class BackendAdapter(abc.ABC):
     can_submit = True
     """False for the stand-in of a set retrieved without its backend."""
 
-    def __init__(self, backend: Any) -> None:
+    def __init__(self, backend: Any, *, transpile: bool = False) -> None:
         self.backend = backend
+        self.transpiles = transpile
+        """Transpile each chunk for the backend just before it is submitted."""
+        self._transpile_lock = threading.Lock()
+        self._pass_manager: Any = None
+
+    @property
+    def _target_backend(self) -> Any:
+        """The backend whose instruction set circuits must be in."""
+        return self.backend
 
     @property
     @abc.abstractmethod
@@ -67,6 +78,27 @@ class BackendAdapter(abc.ABC):
     @abc.abstractmethod
     def default_shots(self) -> int | None:
         """Shots the backend uses when none are given, None where unknown."""
+
+    def experiments_per_job_limit(self, shots: int | None) -> int | None:
+        """Most circuits one job may hold at ``shots`` shots each; None where unlimited."""
+        return self.capabilities.max_experiments_per_job
+
+    def prepare(self, circuits: Sequence[QuantumCircuit]) -> list[QuantumCircuit]:
+        """The circuits as submitted: transpiled for the backend where the user asked for it."""
+        if not self.transpiles:
+            return list(circuits)
+        with self._transpile_lock:
+            if self._pass_manager is None:
+                self._pass_manager = pass_manager_for(self._target_backend)
+            return list(self._pass_manager.run(list(circuits)))
+
+    @property
+    def holds_resources(self) -> bool:
+        """True while something opened for the set (a batch, a session) awaits :meth:`release`."""
+        return False
+
+    def release(self) -> None:
+        """Close what the set opened on the backend; called once every chunk is final."""
 
     def validate(self, circuits: Sequence[QuantumCircuit], run_config: Mapping[str, Any]) -> None:  # noqa: B027
         """Raise JobManagerInvalidInputError for input this backend cannot run (default: none)."""

@@ -13,6 +13,7 @@ from qiskit.result.models import ExperimentResult, ExperimentResultData
 from ..exceptions import JobManagerInvalidInputError
 from .backend_v2 import LOCAL_POLL_INTERVAL
 from .base import BackendAdapter, Capabilities
+from .isa import check_isa
 
 try:  # qiskit 1.x wants header objects; 2.x takes plain dicts.
     from qiskit.qobj import QobjExperimentHeader as _Header
@@ -105,6 +106,13 @@ class SamplerAdapter(BackendAdapter):
                     f"experiment {index} ({circuit.name!r}) has no classical register: a sampler "
                     "returns only measured registers; add measurements (e.g. measure_all())"
                 )
+        target = self._target_backend
+        if self.transpiles and getattr(target, "target", None) is None:
+            raise JobManagerInvalidInputError(
+                f"transpile=True needs a backend to transpile for; {self.name} has none"
+            )
+        if not self.transpiles and type(self.backend).__module__.startswith("qiskit_ibm_runtime"):
+            check_isa(circuits, target)  # runtime samplers refuse non-ISA circuits at run()
 
     def submit(
         self,
@@ -115,7 +123,7 @@ class SamplerAdapter(BackendAdapter):
         name: str,
         tags: Sequence[str],
     ) -> Any:
-        return self.backend.run([(circuit,) for circuit in circuits], shots=shots)
+        return self.backend.run([(circuit,) for circuit in self.prepare(circuits)], shots=shots)
 
     def fetch(
         self, job: Any, circuits: Sequence[QuantumCircuit], run_config: Mapping[str, Any]

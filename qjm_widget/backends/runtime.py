@@ -1,0 +1,180 @@
+"""IBM Quantum through qiskit-ibm-runtime's cloud service: each chunk is one Sampler job.
+
+Written against qiskit-ibm-runtime 0.51. The set's jobs run in a Batch by default, so IBM
+schedules them together; ``execution_mode="session"`` asks for a Session and ``"job"`` for
+plain jobs. A runtime SamplerV2 handed in by the user keeps its own mode and options.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import sys
+import threading
+import warnings
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from typing import Any
+
+from qiskit import QuantumCircuit
+
+from ..exceptions import JobManagerInvalidInputError
+from .backend_v2 import REMOTE_POLL_INTERVAL
+from .base import Capabilities
+from .isa import check_isa
+from .sampler import SAMPLER_RUN_OPTIONS, SamplerAdapter
+
+logger = logging.getLogger(__name__)
+
+EXECUTION_MODES = ("batch", "session", "job")
+
+# IBM caps a Sampler job at this many circuit executions (circuits x shots).
+MAX_EXECUTIONS_PER_JOB = 10_000_000
+
+# We build one legacy SamplerV2 per job on purpose (it takes per-job tags); its deprecation
+# in favour of the executor-based Sampler is about the user-facing class, not this use.
+warnings.filterwarnings(
+    "ignore",
+    message="The SamplerV2 class is deprecated",
+    category=DeprecationWarning,
+    module=__name__,
+)
+
+
+def _runtime() -> Any:
+    """qiskit_ibm_runtime, if the user's objects come from it (it is never imported for them)."""
+    return sys.modules.get("qiskit_ibm_runtime")
+
+
+def is_cloud_backend(backend: Any) -> bool:
+    runtime = _runtime()
+    return runtime is not None and isinstance(backend, runtime.IBMBackend)
+
+
+def is_cloud_sampler(sampler: Any) -> bool:
+    """A qiskit-ibm-runtime SamplerV2 whose jobs go to IBM (not local mode on a fake backend)."""
+    runtime = _runtime()
+    if runtime is None or not isinstance(sampler, runtime.SamplerV2):
+        return False
+    return is_cloud_backend(sampler.backend())
+
+
+class RuntimeAdapter(SamplerAdapter):
+    """Submits each chunk as a cloud Sampler job through the real client."""
+
+    def __init__(
+        self, backend: Any, *, execution_mode: str | None = None, transpile: bool = False
+    ) -> None:
+        runtime = _runtime()
+        if isinstance(backend, runtime.SamplerV2):
+            if execution_mode is not None:
+                raise JobManagerInvalidInputError(
+                    "execution_mode is for a backend; this sampler already has its mode "
+                    f"({type(backend.mode).__name__ if backend.mode else 'job'}): build it "
+                    "with the Batch or Session you want instead"
+                )
+            self._ibm_backend = backend.backend()
+            self._user_mode: Any = backend.mode or self._ibm_backend
+            self._options: Any = backend.options
+            self.execution_mode = "the sampler's own"
+        else:
+            mode = execution_mode or "batch"
+            if mode not in EXECUTION_MODES:
+                raise JobManagerInvalidInputError(
+                    f"execution_mode must be one of {', '.join(EXECUTION_MODES)}, got {mode!r}"
+                )
+            self._ibm_backend = backend
+            self._user_mode = None
+            self._options = None
+            self.execution_mode = mode
+        super().__init__(backend, transpile=transpile)
+        self._mode_lock = threading.Lock()
+        self._opened: Any = None
+
+    @property
+    def _target_backend(self) -> Any:
+        return self._ibm_backend
+
+    @property
+    def name(self) -> str:
+        return str(self._ibm_backend.name)
+
+    @cached_property
+    def capabilities(self) -> Capabilities:
+        max_circuits = getattr(self._ibm_backend, "max_circuits", None)
+        return Capabilities(
+            max_experiments_per_job=max_circuits if isinstance(max_circuits, int) else None,
+            max_qubits=self._ibm_backend.num_qubits,
+            takes_tags=True,
+            takes_names=False,
+            can_cancel=True,
+            cannot_cancel_reason="IBM Quantum refused the cancel (the job may have finished)",
+            poll_interval=REMOTE_POLL_INTERVAL,
+            run_options=SAMPLER_RUN_OPTIONS,
+        )
+
+    def experiments_per_job_limit(self, shots: int | None) -> int | None:
+        limits = [self.capabilities.max_experiments_per_job]
+        if shots:
+            limits.append(max(1, MAX_EXECUTIONS_PER_JOB // shots))
+        return min((limit for limit in limits if limit is not None), default=None)
+
+    def default_shots(self) -> int | None:
+        shots = getattr(self._options, "default_shots", None)
+        return shots if isinstance(shots, int) and shots > 0 else None
+
+    def validate(self, circuits: Sequence[QuantumCircuit], run_config: Mapping[str, Any]) -> None:
+        super().validate(circuits, run_config)
+        if not self.transpiles:
+            check_isa(circuits, self._ibm_backend)
+
+    def retrieve(self, job_id: str) -> Any:
+        try:
+            return self._ibm_backend.service.job(job_id)
+        except Exception as exc:
+            logger.info("job %s cannot be looked up on IBM Quantum: %s", job_id, exc)
+            return None
+
+    def submit(
+        self,
+        circuits: Sequence[QuantumCircuit],
+        *,
+        shots: int | None,
+        run_config: Mapping[str, Any],
+        name: str,
+        tags: Sequence[str],
+    ) -> Any:
+        runtime = _runtime()
+        options = copy.deepcopy(self._options) if self._options is not None else None
+        sampler = runtime.SamplerV2(mode=self._mode(), options=options)
+        sampler.options.environment.job_tags = list(tags)
+        pubs = [(circuit,) for circuit in self.prepare(circuits)]
+        return sampler.run(pubs, shots=shots)
+
+    def _mode(self) -> Any:
+        """Where the next job goes: the user's mode, our Batch / Session, or the backend."""
+        if self._user_mode is not None:
+            return self._user_mode
+        if self.execution_mode == "job":
+            return self._ibm_backend
+        with self._mode_lock:
+            if self._opened is None:
+                runtime = _runtime()
+                kind = runtime.Batch if self.execution_mode == "batch" else runtime.Session
+                self._opened = kind(backend=self._ibm_backend)
+            return self._opened
+
+    @property
+    def holds_resources(self) -> bool:
+        return self._opened is not None
+
+    def release(self) -> None:
+        """Tell IBM the set sends no more jobs: its jobs still run, the batch closes after."""
+        with self._mode_lock:
+            opened, self._opened = self._opened, None
+        if opened is None:
+            return
+        try:
+            opened.close()
+        except Exception as exc:
+            logger.warning("closing the %s on IBM Quantum failed: %s", self.execution_mode, exc)
