@@ -10,10 +10,16 @@ CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 JS_SOURCES := $(wildcard js/*.ts js/*.css)
 BUNDLE := qjm_widget/static/widget.js
+# qiskit 1.4 + qiskit-ibm-provider 0.11 (which imports only on qiskit 1.x): a venv of its own,
+# pinned in tests/qiskit1/requirements.txt. qjm_widget comes from the work tree through
+# PYTHONPATH, not pip: an install would run the npm build, which the core does not need.
+VENV1 := .venv-qiskit1
+BIN1 := $(VENV1)/bin
+STAMP1 := $(VENV1)/.installed-stamp
 
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: install demo demo-headless test lint typecheck test-js test-python bench clean
+.PHONY: install demo demo-headless test lint typecheck test-js test-python test-qiskit1 bench clean
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -27,6 +33,13 @@ $(STAMP): pyproject.toml $(NODE_STAMP)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(STAMP1): tests/qiskit1/requirements.txt
+	$(PYTHON) -m venv $(VENV1)
+	echo '*' > $(VENV1)/.gitignore
+	$(BIN1)/python -m pip install --quiet --upgrade pip
+	$(BIN1)/python -m pip install --quiet -r tests/qiskit1/requirements.txt
 	touch $@
 
 $(CHROMIUM):
@@ -60,7 +73,11 @@ test-js: install
 test-python: install $(CHROMIUM)
 	$(BIN)/python -m pytest
 
-test: lint typecheck test-js test-python
+# --confcutdir keeps tests/conftest.py (qiskit 2.x and qiskit-ibm-runtime) out of this suite.
+test-qiskit1: $(STAMP1)
+	PYTHONPATH=$(CURDIR) $(BIN1)/python -m pytest tests/qiskit1 --confcutdir=tests/qiskit1
+
+test: lint typecheck test-js test-python test-qiskit1
 
 bench: install $(CHROMIUM)
 	$(BIN)/python benchmarks/overhead.py
@@ -69,4 +86,4 @@ bench: install $(CHROMIUM)
 	$(BIN)/python benchmarks/view_update.py
 
 clean:
-	rm -rf $(VENV) node_modules qjm_widget/static .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(VENV1) node_modules qjm_widget/static .mypy_cache .ruff_cache .pytest_cache

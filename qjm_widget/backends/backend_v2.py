@@ -6,7 +6,7 @@ import inspect
 import logging
 import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -66,6 +66,17 @@ def _cannot_cancel_reason(backend: BackendV2) -> tuple[bool, str]:
     return True, "the backend refused to cancel the job (it may have finished already)"
 
 
+def _job_lookup(backend: BackendV2) -> Callable[[str], Any] | None:
+    lookup = getattr(backend, "retrieve_job", None)
+    if not callable(lookup):
+        lookup = getattr(getattr(backend, "service", None), "job", None)  # qiskit-ibm-runtime
+    if not callable(lookup) and type(backend).__module__.startswith("qiskit_ibm_provider"):
+        # qiskit-ibm-provider 0.11: IBMProvider.backend is the service that finds jobs by id.
+        service = getattr(getattr(backend, "provider", None), "backend", None)
+        lookup = getattr(service, "retrieve_job", None)
+    return lookup if callable(lookup) else None
+
+
 class BackendV2Adapter(BackendAdapter):
     backend: BackendV2
 
@@ -90,10 +101,10 @@ class BackendV2Adapter(BackendAdapter):
         )
 
     def retrieve(self, job_id: str) -> Any:
-        """Look a job up through the backend's ``retrieve_job`` or its runtime service."""
-        service = getattr(self.backend, "service", None)
-        lookup = getattr(self.backend, "retrieve_job", None) or getattr(service, "job", None)
-        if not callable(lookup):
+        """Look a job up through the backend's ``retrieve_job``, its runtime service, or (for
+        qiskit-ibm-provider) its provider's ``backend.retrieve_job``."""
+        lookup = _job_lookup(self.backend)
+        if lookup is None:
             return None
         try:
             return lookup(job_id)

@@ -1,0 +1,291 @@
+"""The jobs behind ProviderStandIn: what circuit-runner jobs the stand-in holds, the faults it
+injects, and the one worker thread that runs the jobs on qiskit-aer, one at a time."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import threading
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from qiskit_aer import AerSimulator
+from qiskit_ibm_provider.utils.json import RuntimeDecoder, RuntimeEncoder
+
+# The runtime API's spelling; the provider upper-cases it into its ApiJobStatus.
+QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED = (
+    "Queued",
+    "Running",
+    "Completed",
+    "Failed",
+    "Cancelled",
+)
+FINAL = frozenset({COMPLETED, FAILED, CANCELLED})
+PENDING_LIMIT_MESSAGE = (
+    "You have reached the limit of the number of jobs that can be queued. "
+    "Please wait for a job to complete before submitting again."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class JobInfo:
+    """What a test reads about one job: ``api.jobs[job_id]``."""
+
+    status: str
+    tags: tuple[str, ...]
+    backend: str
+
+
+@dataclass
+class StandInJob:
+    id: str
+    backend: str
+    program_id: str
+    tags: list[str]
+    params: dict[str, Any]
+    """The request's params as sent (circuits still encoded), returned by GET /jobs/{id}."""
+    hgp: tuple[str, str, str]
+    status: str = QUEUED
+    reason: str | None = None
+    result: str | None = None
+    created: str = field(
+        default_factory=lambda: datetime.datetime.now(datetime.timezone.utc).isoformat()
+    )
+
+    def info(self) -> JobInfo:
+        return JobInfo(self.status, tuple(self.tags), self.backend)
+
+    def as_json(self, *, with_params: bool = True) -> dict[str, Any]:
+        hub, group, project = self.hgp
+        data: dict[str, Any] = {
+            "id": self.id,
+            "backend": self.backend,
+            "status": self.status,
+            "state": {"status": self.status, "reason": self.reason},
+            "program": {"id": self.program_id},
+            "created": self.created,
+            "hub": hub,
+            "group": group,
+            "project": project,
+            "tags": list(self.tags),
+            "session_id": None,
+            "runtime": "",
+        }
+        if with_params:
+            data["params"] = self.params
+        return data
+
+
+@dataclass
+class _Rule:
+    kind: str
+    count: int
+    status: int = 0
+    method: str | None = None
+    path_contains: str | None = None
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method.upper() == method) and (
+            self.path_contains is None or self.path_contains in path
+        )
+
+
+class Faults:
+    """Faults armed by a test; each fires on the next matching requests, ``count`` times."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rules: list[_Rule] = []
+        self._job_failures: deque[str] = deque()
+
+    def pending_limit(self, n: int = 1) -> None:
+        """The next ``n`` job submissions answer IBM's pending-job limit (error code 3458)."""
+        self._add(_Rule("limit", n, 429, "POST", None))
+
+    def http_error(
+        self,
+        status: int = 503,
+        count: int = 1,
+        method: str | None = None,
+        path_contains: str | None = None,
+    ) -> None:
+        """The next ``count`` matching requests answer ``status`` with an IBM error body."""
+        self._add(_Rule("http", count, status, method, path_contains))
+
+    def drop_connection(
+        self, count: int = 1, method: str | None = None, path_contains: str | None = None
+    ) -> None:
+        """The next ``count`` matching requests are read, then the socket closes unanswered."""
+        self._add(_Rule("drop", count, 0, method, path_contains))
+
+    def fail_job(self, count: int = 1, reason: str = "the stand-in failed this job") -> None:
+        """The next ``count`` jobs to run end in ERROR (API status Failed) with ``reason``."""
+        with self._lock:
+            self._job_failures.extend([reason] * count)
+
+    def _add(self, rule: _Rule) -> None:
+        with self._lock:
+            self._rules.append(rule)
+
+    def take(self, method: str, path: str, *, submit: bool) -> _Rule | None:
+        """The fault for this request, if one is armed (and count it as spent)."""
+        with self._lock:
+            for rule in self._rules:
+                if rule.kind == "limit" and not submit:
+                    continue
+                if rule.matches(method, path):
+                    rule.count -= 1
+                    if rule.count <= 0:
+                        self._rules.remove(rule)
+                    return rule
+        return None
+
+    def take_job_failure(self) -> str | None:
+        with self._lock:
+            return self._job_failures.popleft() if self._job_failures else None
+
+
+class JobBook:
+    """Every job the stand-in knows, and the worker that runs them in submission order."""
+
+    def __init__(self, faults: Faults, noise_model: Any = None) -> None:
+        self._faults = faults
+        self._noise_model = noise_model
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._jobs: dict[str, StandInJob] = {}
+        self._queue: deque[str] = deque()
+        self._held = False
+        self._stopping = False
+        self._worker = threading.Thread(
+            target=self._work, name="provider-standin-worker", daemon=True
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._worker.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping = True
+            self._wake.notify_all()
+        self._worker.join(timeout=10)
+
+    def hold(self) -> None:
+        with self._lock:
+            self._held = True
+
+    def release(self) -> None:
+        with self._lock:
+            self._held = False
+            self._wake.notify_all()
+
+    # -- the API's side --------------------------------------------------------------------
+
+    def create(self, body: bytes, hgp: tuple[str, str, str]) -> StandInJob:
+        payload = json.loads(body)
+        job = StandInJob(
+            id=f"standin{uuid.uuid4().hex[:16]}",
+            backend=str(payload.get("backend", "")),
+            program_id=str(payload["program_id"]),
+            tags=list(payload.get("tags") or []),
+            params=payload["params"],
+            hgp=hgp,
+        )
+        with self._lock:
+            self._jobs[job.id] = job
+            self._queue.append(job.id)
+            self._wake.notify_all()
+        return job
+
+    def get(self, job_id: str) -> StandInJob | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def snapshot(self) -> dict[str, JobInfo]:
+        with self._lock:
+            return {job_id: job.info() for job_id, job in self._jobs.items()}
+
+    def listing(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        """GET /jobs: filter by every tag, backend, pending, provider; newest first unless ASC."""
+        tags = set(query.get("tags", []))
+        with self._lock:
+            jobs = list(self._jobs.values())
+        if "backend" in query:
+            jobs = [j for j in jobs if j.backend == query["backend"][0]]
+        if "provider" in query:
+            jobs = [j for j in jobs if "/".join(j.hgp) == query["provider"][0]]
+        if "pending" in query:
+            pending = query["pending"][0] == "true"
+            jobs = [j for j in jobs if (j.status not in FINAL) == pending]
+        jobs = [j for j in jobs if tags <= set(j.tags)]
+        if query.get("sort", ["DESC"])[0] != "ASC":
+            jobs.reverse()
+        offset = int(query.get("offset", ["0"])[0])
+        limit = int(query.get("limit", ["200"])[0])
+        page = jobs[offset : offset + limit]
+        return {"jobs": [j.as_json(with_params=False) for j in page], "count": len(jobs)}
+
+    def cancel(self, job_id: str) -> bool:
+        """True if the job was queued or running and is now cancelled; False if already final."""
+        with self._lock:
+            job = self._jobs[job_id]
+            if job.status in FINAL:
+                return False
+            job.status = CANCELLED
+            return True
+
+    def set_tags(self, job_id: str, tags: list[str]) -> None:
+        with self._lock:
+            self._jobs[job_id].tags = [str(tag) for tag in tags]
+
+    def delete(self, job_id: str) -> bool:
+        with self._lock:
+            return self._jobs.pop(job_id, None) is not None
+
+    # -- the worker ------------------------------------------------------------------------
+
+    def _next(self) -> StandInJob | None:
+        with self._lock:
+            while True:
+                if self._stopping:
+                    return None
+                if self._queue and not self._held:
+                    job = self._jobs.get(self._queue.popleft())
+                    if job is not None and job.status == QUEUED:
+                        job.status = RUNNING
+                        return job
+                    continue
+                self._wake.wait()
+
+    def _work(self) -> None:
+        simulator = AerSimulator(noise_model=self._noise_model)
+        while (job := self._next()) is not None:
+            reason = self._faults.take_job_failure()
+            try:
+                result = None if reason else _execute(simulator, job)
+            except Exception as exc:  # the job fails, as a real one would; the worker goes on
+                reason = f"{type(exc).__name__}: {exc}"
+            with self._lock:
+                if job.status != RUNNING:
+                    continue  # cancelled while it ran: its results are dropped
+                job.status, job.reason, job.result = (
+                    (FAILED, reason, None) if reason else (COMPLETED, None, result)
+                )
+
+
+def _execute(simulator: AerSimulator, job: StandInJob) -> str:
+    """Run the job's circuits on Aer; return the qiskit Result as circuit-runner sends it."""
+    params = json.loads(json.dumps(job.params), cls=RuntimeDecoder)
+    circuits = params["circuits"]
+    options = {"shots": int(params.get("shots") or 4000)}
+    if params.get("memory"):
+        options["memory"] = True
+    if params.get("seed_simulator") is not None:
+        options["seed_simulator"] = params["seed_simulator"]
+    result = simulator.run(circuits, **options).result().to_dict()
+    result.update(backend_name=job.backend, job_id=job.id)
+    return json.dumps(result, cls=RuntimeEncoder)
