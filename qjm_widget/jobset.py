@@ -19,6 +19,7 @@ from .exceptions import (
     JobManagerJobNotFound,
     JobManagerTimeoutError,
 )
+from .job_tags import job_tags, plan_of
 from .policy import RetryPolicy
 from .report import render_job_set_report
 from .results import Experiment, ManagedResults, find_experiment
@@ -26,7 +27,6 @@ from .runner import ChunkRunner
 from .scheduler import Scheduler
 from .validation import string_list, timeout_seconds
 
-SET_TAG_PREFIX = "qjm_jobset_"
 _RETRYABLE = (ChunkState.ERROR, ChunkState.FAILED, ChunkState.LOST)
 
 
@@ -53,6 +53,7 @@ class ManagedJobSet(ChunkRunner):
         max_concurrent_jobs: int | None,
         retry_policy: RetryPolicy,
         created_at: float | None = None,
+        unknown_chunks: frozenset[int] = frozenset(),
     ) -> None:
         super().__init__(
             job_set_id=job_set_id,
@@ -66,6 +67,9 @@ class ManagedJobSet(ChunkRunner):
         )
         self._name = name
         self._tags = list(tags)
+        self._plan = plan_of(chunks)
+        self._unknown_chunks = unknown_chunks
+        """Chunks whose circuits are lost (a set rebuilt from tags): they cannot be retried."""
         self.job_share_level = share_level
         """Kept as given; backends without sharing levels ignore it."""
         created = time.time() if created_at is None else created_at
@@ -84,7 +88,7 @@ class ManagedJobSet(ChunkRunner):
         return self._name
 
     def tags(self) -> list[str]:
-        """The user's tags; jobs also carry ``qjm_jobset_<id>``, which identifies the set."""
+        """The user's tags; jobs also carry ``qjm_jobset_<id>`` and the tags of ``job_tags.py``."""
         with self._lock:
             return list(self._tags)
 
@@ -99,9 +103,9 @@ class ManagedJobSet(ChunkRunner):
     def _job_name(self, chunk: ManagedJob) -> str:
         return f"{self._name}_{chunk.index}"
 
-    def _job_tags(self) -> list[str]:
+    def _job_tags(self, chunk: ManagedJob) -> list[str]:
         with self._lock:
-            return [*self._tags, SET_TAG_PREFIX + self._id]
+            return job_tags(self._tags, self._id, chunk.index, self._plan)
 
     def update_name(self, name: str) -> str:
         """Rename the set (and the names of jobs submitted from now on); returns the new name."""
@@ -295,6 +299,10 @@ class ManagedJobSet(ChunkRunner):
                 raise JobManagerInvalidStateError(
                     f"chunk {index} finished successfully; there is nothing to retry"
                 )
+            if index in self._unknown_chunks:
+                raise JobManagerInvalidStateError(
+                    f"chunk {index} cannot be retried: its circuits are unknown ({chunk.error})"
+                )
             self._reset(chunk)
         self._events.flush()
         self._start()
@@ -304,17 +312,29 @@ class ManagedJobSet(ChunkRunner):
         ones: those were stopped on purpose). Returns the indexes retried."""
         self._require_backend()
         with self._lock:
-            retried = [
-                c
-                for c in self._chunks
-                if c.state in _RETRYABLE or (c.state is ChunkState.DONE and c.failed_experiments)
-            ]
+            retried = [c for c in self._chunks if self._needs_retry(c)]
             for chunk in retried:
                 self._reset(chunk)
         self._events.flush()
         if retried:
             self._start()
         return [c.index for c in retried]
+
+    def _needs_retry(self, chunk: ManagedJob) -> bool:
+        """What retry_failed() retries: not cancelled chunks, nor those with unknown circuits."""
+        failed = chunk.state in _RETRYABLE or (
+            chunk.state is ChunkState.DONE and bool(chunk.failed_experiments)
+        )
+        return failed and chunk.index not in self._unknown_chunks
+
+    def _can_retry(self, chunk: ManagedJob) -> bool:
+        """What retry(index) accepts."""
+        return (
+            self._adapter.can_submit
+            and chunk.state.is_final
+            and not chunk.succeeded
+            and chunk.index not in self._unknown_chunks
+        )
 
     def _require_backend(self) -> None:
         if not self._adapter.can_submit:

@@ -17,9 +17,11 @@ from .exceptions import (
     JobManagerInvalidStateError,
     JobManagerUnknownJobSet,
 )
+from .job_tags import SET_TAG_PREFIX
 from .jobset import ManagedJobSet
 from .persistence import record, restore, snapshot
 from .policy import RetryPolicy
+from .rebuild import rebuild
 from .scheduler import Scheduler
 from .store import Store, StoredJobSet, current_owner, default_store_path, owner_is_alive
 from .validation import (
@@ -228,6 +230,8 @@ class JobManager:
         From the store, finished chunks come back with their results (no backend call);
         unfinished ones are re-attached by job id where ``backend`` can look jobs up, and
         otherwise marked LOST and left for ``retry`` / ``retry_failed``, which need ``backend``.
+        A set no store knows is rebuilt from ``backend`` (IBM Quantum) by its jobs' tags:
+        missing jobs make LOST chunks, cancelled ones CANCELLED chunks, never an error.
         ``provider`` is accepted for IBMQJobManager's signature and ignored.
         """
         with self._lock:
@@ -236,13 +240,32 @@ class JobManager:
             return job_set
         stored = self.store.load(job_set_id) if self.store is not None else None
         if stored is None:
-            where = f"this manager or its store ({self.store.path})" if self.store else "memory"
-            raise JobManagerUnknownJobSet(f"no job set with id {job_set_id!r} in {where}")
+            return self._rebuild(job_set_id, backend)
         self._refuse_if_running_elsewhere(stored)
         job_set = restore(stored, backend, self._scheduler)
         self._adopt(job_set, new=False)
         if not job_set.done():
             job_set._start()  # re-attached jobs: poll them
+        return job_set
+
+    def _rebuild(self, job_set_id: str, backend: Any) -> ManagedJobSet:
+        """The set from its jobs' tags on ``backend``, when no store knows it."""
+        where = f"this manager or its store ({self.store.path})" if self.store else "memory"
+        if backend is None:
+            raise JobManagerUnknownJobSet(
+                f"no job set with id {job_set_id!r} in {where}; pass backend=... to look for "
+                "its jobs on the backend by their tag"
+            )
+        adapter = adapter_for(backend)
+        job_set = rebuild(job_set_id, adapter, self._scheduler)
+        if job_set is None:
+            searched = "found no job tagged" if adapter.can_search else "cannot search jobs by"
+            raise JobManagerUnknownJobSet(
+                f"no job set with id {job_set_id!r} in {where}, and {adapter.name} {searched} "
+                f"{SET_TAG_PREFIX}{job_set_id}"
+            )
+        self._adopt(job_set, new=True)
+        job_set._start()
         return job_set
 
     @staticmethod

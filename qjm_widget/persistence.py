@@ -9,7 +9,8 @@ from typing import Any
 from qiskit import QuantumCircuit
 from qiskit.result.models import ExperimentResult
 
-from .backends import BackendAdapter, Capabilities, adapter_for
+from .backends import BackendAdapter, Capabilities, RuntimeAdapter, adapter_for
+from .backends.runtime import EXECUTION_MODES, is_cloud_backend
 from .chunk import ChunkState
 from .events import JobSetEvent
 from .exceptions import JobManagerInvalidStateError
@@ -62,6 +63,24 @@ class DetachedAdapter(BackendAdapter):
         raise JobManagerInvalidStateError("no backend to fetch results from")
 
 
+def adapter_options(adapter: BackendAdapter) -> dict[str, Any]:
+    """How the set asked its backend to run jobs, so a retrieved set asks the same way."""
+    options: dict[str, Any] = {"transpile": adapter.transpiles}
+    if isinstance(adapter, RuntimeAdapter) and adapter.execution_mode in EXECUTION_MODES:
+        options["execution_mode"] = adapter.execution_mode
+    return options
+
+
+def adapter_options_from(options: Mapping[str, Any], backend: Any) -> dict[str, Any]:
+    """The stored options that apply to ``backend`` (a set may be retrieved onto another)."""
+    mode = options.get("execution_mode")
+    cloud = is_cloud_backend(backend)
+    return {
+        "transpile": options.get("transpile") is True,
+        "execution_mode": mode if cloud and mode in EXECUTION_MODES else None,
+    }
+
+
 def snapshot(job_set: ManagedJobSet) -> StoredJobSet:
     policy = job_set._policy
     return StoredJobSet(
@@ -73,6 +92,8 @@ def snapshot(job_set: ManagedJobSet) -> StoredJobSet:
         run_config=dict(job_set._run_config),
         options={
             "max_concurrent_jobs": job_set._max_concurrent,
+            **adapter_options(job_set._adapter),
+            "unknown_chunks": sorted(job_set._unknown_chunks),
             "retry": {
                 "attempts": policy.attempts,
                 "initial_delay": policy.initial_delay,
@@ -117,7 +138,11 @@ def record(store: Store, job_set: ManagedJobSet) -> Callable[[], None]:
 def restore(stored: StoredJobSet, backend: Any, scheduler: Scheduler) -> ManagedJobSet:
     """A live job set from stored rows: finished chunks as they were, the rest re-attached by
     job id where the backend can look jobs up, otherwise LOST and left for retry."""
-    adapter = adapter_for(backend) if backend is not None else DetachedAdapter(stored.backend_name)
+    adapter = (
+        adapter_for(backend, **adapter_options_from(stored.options, backend))
+        if backend is not None
+        else DetachedAdapter(stored.backend_name)
+    )
     for chunk in stored.chunks:
         if chunk.state.is_final:
             continue
@@ -148,6 +173,9 @@ def restore(stored: StoredJobSet, backend: Any, scheduler: Scheduler) -> Managed
         max_concurrent_jobs=stored.options.get("max_concurrent_jobs"),
         retry_policy=RetryPolicy(**{k: retry[k] for k in retry if k in _RETRY_FIELDS}),
         created_at=stored.created_at,
+        unknown_chunks=frozenset(
+            i for i in stored.options.get("unknown_chunks", []) if isinstance(i, int)
+        ),
     )
     return job_set
 

@@ -86,7 +86,7 @@ class ChunkRunner:
     def _job_name(self, chunk: ManagedJob) -> str:
         raise NotImplementedError
 
-    def _job_tags(self) -> list[str]:
+    def _job_tags(self, chunk: ManagedJob) -> list[str]:
         raise NotImplementedError
 
     # -- state changes (call with the lock held) -------------------------------------------
@@ -188,7 +188,7 @@ class ChunkRunner:
                 shots=chunk.shots,
                 run_config=self._run_config,
                 name=self._job_name(chunk),
-                tags=self._job_tags(),
+                tags=self._job_tags(chunk),
             )
         except Exception as exc:
             with self._lock:

@@ -238,7 +238,7 @@ class JobSetWidget(anywidget.AnyWidget):
             "shots": chunk.shots,
             "note": chunk.note,
             "can_cancel": cancellable,
-            "can_retry": chunk.state.is_final and not chunk.succeeded,
+            "can_retry": self._job_set._can_retry(chunk),
         }
 
     def _send_snapshot(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from qiskit.result.models import ExperimentResult
 
 from .isa import pass_manager_for
 from .status import to_job_status
+
+logger = logging.getLogger(__name__)
 
 PENDING_JOB_LIMIT_CODE = 3458
 
@@ -97,7 +100,7 @@ class BackendAdapter(abc.ABC):
         """True while something opened for the set (a batch, a session) awaits :meth:`release`."""
         return False
 
-    def release(self) -> None:
+    def release(self) -> None:  # noqa: B027
         """Close what the set opened on the backend; called once every chunk is final."""
 
     def validate(self, circuits: Sequence[QuantumCircuit], run_config: Mapping[str, Any]) -> None:  # noqa: B027
@@ -121,6 +124,32 @@ class BackendAdapter(abc.ABC):
     def retrieve(self, job_id: str) -> Any:
         """The job with this id, looked up on the backend; None where jobs cannot be looked up."""
         return None
+
+    can_search = False
+    """True where :meth:`find_jobs` can look jobs up by tag."""
+
+    def find_jobs(self, tag: str) -> list[Any]:
+        """Every job on the backend that carries ``tag`` (none where it cannot search)."""
+        return []
+
+    def job_tags(self, job: Any) -> list[str]:
+        tags = _read(job, "tags")
+        return [str(tag) for tag in tags] if isinstance(tags, (list, tuple)) else []
+
+    def job_circuits(self, job: Any) -> list[QuantumCircuit] | None:
+        """The circuits a job ran, where the backend keeps them; None otherwise."""
+        circuits = _read(job, "circuits")
+        if isinstance(circuits, (list, tuple)) and all(
+            isinstance(c, QuantumCircuit) for c in circuits
+        ):
+            return list(circuits)
+        return None
+
+    def job_created(self, job: Any) -> float:
+        """Epoch seconds at which the job was created; 0.0 where unknown."""
+        created = _read(job, "creation_date")
+        timestamp = getattr(created, "timestamp", None)
+        return float(timestamp()) if callable(timestamp) else 0.0
 
     def job_id(self, job: Any) -> str | None:
         try:
@@ -163,6 +192,16 @@ class BackendAdapter(abc.ABC):
             return describe_exception(exc)
         status = getattr(result, "status", None)
         return str(status) if status else "the job ended in ERROR without a message"
+
+
+def _read(job: Any, name: str) -> Any:
+    """A job attribute that some clients expose as a method and others as a property."""
+    try:
+        value = getattr(job, name, None)
+        return value() if callable(value) else value
+    except Exception as exc:
+        logger.info("reading %s of job %r failed: %s", name, job, exc)
+        return None
 
 
 def describe_exception(exc: BaseException) -> str:

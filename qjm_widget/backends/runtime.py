@@ -59,6 +59,15 @@ def is_cloud_sampler(sampler: Any) -> bool:
     return is_cloud_backend(sampler.backend())
 
 
+def _pub_circuit(pub: Any) -> Any:
+    """The circuit of a pub as the runtime client decodes it: a SamplerPub or a tuple."""
+    if isinstance(pub, QuantumCircuit):
+        return pub
+    if isinstance(pub, (list, tuple)) and pub:
+        return pub[0]
+    return getattr(pub, "circuit", None)
+
+
 class RuntimeAdapter(SamplerAdapter):
     """Submits each chunk as a cloud Sampler job through the real client."""
 
@@ -134,6 +143,18 @@ class RuntimeAdapter(SamplerAdapter):
         except Exception as exc:
             logger.info("job %s cannot be looked up on IBM Quantum: %s", job_id, exc)
             return None
+
+    can_search = True
+
+    def find_jobs(self, tag: str) -> list[Any]:
+        return list(self._ibm_backend.service.jobs(job_tags=[tag], limit=None))
+
+    def job_circuits(self, job: Any) -> list[QuantumCircuit] | None:
+        pubs = job.inputs.get("pubs")
+        if not isinstance(pubs, list):
+            return None
+        circuits = [_pub_circuit(pub) for pub in pubs]
+        return circuits if all(isinstance(c, QuantumCircuit) for c in circuits) else None
 
     def submit(
         self,

@@ -1,0 +1,88 @@
+"""The tags a set puts on its jobs, so the set can be found and rebuilt from the backend alone.
+
+Every job carries the user's tags plus three of ours:
+``qjm_jobset_<id>`` (which set), ``qjm_chunk_<index>`` (which chunk) and
+``qjm_plan_<experiments>_<per job>_<shots>_<max shots per job>`` (how the set was cut, so the
+ranges of jobs that went missing can be worked out). Names are not kept: IBM's runtime jobs
+have none, so a rebuilt set is named after its id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from .chunk import ManagedJob, plan_chunks
+
+SET_TAG_PREFIX = "qjm_jobset_"
+CHUNK_TAG_PREFIX = "qjm_chunk_"
+PLAN_TAG_PREFIX = "qjm_plan_"
+_NONE = "-"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What :func:`plan_chunks` needs to cut a set the same way again."""
+
+    num_experiments: int
+    experiments_per_job: int
+    shots: int | None
+    max_shots_per_job: int | None
+
+    def chunks(self) -> list[ManagedJob]:
+        return plan_chunks(
+            self.num_experiments, self.experiments_per_job, self.shots, self.max_shots_per_job
+        )
+
+
+def plan_of(chunks: Sequence[ManagedJob]) -> Plan:
+    """The plan that cut ``chunks`` (the inverse of :meth:`Plan.chunks`)."""
+    first = chunks[0]
+    parts = [c.shots for c in chunks if c.start_index == first.start_index]
+    split = len(parts) > 1
+    total = sum(p or 0 for p in parts) if split else first.shots
+    return Plan(
+        num_experiments=chunks[-1].end_index + 1,
+        experiments_per_job=first.num_experiments,
+        shots=total,
+        max_shots_per_job=first.shots if split else None,
+    )
+
+
+def job_tags(user_tags: Iterable[str], job_set_id: str, chunk_index: int, plan: Plan) -> list[str]:
+    numbers = (plan.num_experiments, plan.experiments_per_job, plan.shots, plan.max_shots_per_job)
+    plan_tag = PLAN_TAG_PREFIX + "_".join(_NONE if n is None else str(n) for n in numbers)
+    return [
+        *user_tags,
+        SET_TAG_PREFIX + job_set_id,
+        CHUNK_TAG_PREFIX + str(chunk_index),
+        plan_tag,
+    ]
+
+
+def is_ours(tag: str) -> bool:
+    return tag.startswith((SET_TAG_PREFIX, CHUNK_TAG_PREFIX, PLAN_TAG_PREFIX))
+
+
+def chunk_index(tags: Iterable[str]) -> int | None:
+    for tag in tags:
+        if tag.startswith(CHUNK_TAG_PREFIX):
+            number = tag[len(CHUNK_TAG_PREFIX) :]
+            if number.isdigit():
+                return int(number)
+    return None
+
+
+def plan_from(tags: Iterable[str]) -> Plan | None:
+    """The plan a job's tags record; None where they hold none or a malformed one."""
+    for tag in tags:
+        if not tag.startswith(PLAN_TAG_PREFIX):
+            continue
+        fields = tag[len(PLAN_TAG_PREFIX) :].split("_")
+        if len(fields) != 4 or not all(f == _NONE or f.isdigit() for f in fields):
+            return None
+        n, per_job, shots, cap = (None if f == _NONE else int(f) for f in fields)
+        if not n or not per_job:
+            return None
+        return Plan(n, per_job, shots, cap)
+    return None

@@ -1,0 +1,59 @@
+"""The tags a set writes on its jobs are enough to cut the set the same way again."""
+
+from __future__ import annotations
+
+import pytest
+
+from qjm_widget.chunk import plan_chunks
+from qjm_widget.job_tags import Plan, chunk_index, is_ours, job_tags, plan_from, plan_of
+
+
+@pytest.mark.parametrize(
+    ("experiments", "per_job", "shots", "cap"),
+    [
+        (1, 1, None, None),
+        (10, 3, None, None),
+        (10, 3, 1000, None),
+        (7, 7, 1000, 300),  # 300, 300, 300, 100 shots per experiment range
+        (9, 4, 600, 200),
+        (5, 2, 100, 500),  # cap above shots: nothing split
+    ],
+)
+def test_tags_of_every_chunk_give_back_the_plan_that_cut_the_set(
+    experiments: int, per_job: int, shots: int | None, cap: int | None
+) -> None:
+    chunks = plan_chunks(experiments, per_job, shots, cap)
+    plan = plan_of(chunks)
+    for chunk in chunks:
+        tags = job_tags(["mine"], "abc", chunk.index, plan)
+        assert tags[0] == "mine"
+        assert not is_ours("mine")
+        assert all(is_ours(t) for t in tags[1:])
+        assert chunk_index(tags) == chunk.index
+        rebuilt = plan_from(tags)
+        assert rebuilt is not None
+        again = rebuilt.chunks()
+        assert [(c.start_index, c.end_index, c.shots) for c in again] == [
+            (c.start_index, c.end_index, c.shots) for c in chunks
+        ]
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        [],
+        ["qjm_plan_"],
+        ["qjm_plan_1_2_3"],
+        ["qjm_plan_0_1_-_-"],
+        ["qjm_plan_a_1_-_-"],
+        ["qjm_plan_4_0_-_-"],
+    ],
+)
+def test_a_missing_or_malformed_plan_tag_reads_as_none(tags: list[str]) -> None:
+    assert plan_from(tags) is None
+
+
+def test_chunk_tag_must_be_a_number() -> None:
+    assert chunk_index(["qjm_chunk_x", "qjm_chunk_"]) is None
+    assert chunk_index(["other", "qjm_chunk_12"]) == 12
+    assert Plan(3, 1, None, None).chunks()[-1].end_index == 2
