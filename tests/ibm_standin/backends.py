@@ -25,10 +25,9 @@ def fake_backend_classes() -> dict[str, type[FakeBackendV2]]:
     """Every ``FakeXxxV2`` class of the fake provider, by its ``backend_name`` (``fake_manila``)."""
     classes: dict[str, type[FakeBackendV2]] = {}
     for _, member in inspect.getmembers(fake_provider, inspect.isclass):
-        if issubclass(member, FakeBackendV2) and isinstance(
-            getattr(member, "backend_name", None), str
-        ):
-            classes[member.backend_name] = member
+        name = getattr(member, "backend_name", None)
+        if issubclass(member, FakeBackendV2) and isinstance(name, str):
+            classes[name] = member
     return classes
 
 

@@ -35,13 +35,16 @@ class ApiError(Exception):
         return {"errors": [error]}
 
 
+OPEN_PLAN_PENDING_LIMIT = 3
+
+
 def pending_limit_error(limit: int | None) -> ApiError:
     """IBM's answer to a submit over the instance's pending-job limit (409, code 3458)."""
-    count = f"{limit} " if limit is not None else ""
+    count = OPEN_PLAN_PENDING_LIMIT if limit is None else limit
     return ApiError(
         409,
         PENDING_LIMIT_CODE,
-        f"You have reached the limit of {count}pending jobs. Please wait for a job to complete "
+        f"You have reached the limit of {count} pending jobs. Please wait for a job to complete "
         "or cancel one before submitting anything new.",
         "Wait until some previous jobs were finished. You can cancel pending jobs to run new jobs.",
     )

@@ -32,13 +32,8 @@ from .errors import ApiError, job_not_found, pending_limit_error
 from .faults import Faults
 from .sessions import SessionBook
 
-QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED = (
-    "QUEUED",
-    "RUNNING",
-    "COMPLETED",
-    "FAILED",
-    "CANCELLED",
-)
+QUEUED, RUNNING, COMPLETED = "QUEUED", "RUNNING", "COMPLETED"
+FAILED, CANCELLED = "FAILED", "CANCELLED"
 PENDING = (QUEUED, RUNNING)
 WIRE_STATUS = {s: s.capitalize() for s in (QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED)}
 DEFAULT_SHOTS = 4096
@@ -338,7 +333,9 @@ class JobStore:
     def _pending_in_session(self, session_id: str) -> bool:
         return any(j.session_id == session_id and j.status in PENDING for j in self._jobs.values())
 
-    def _finish(self, job: _Job, status: str, reason: str | None = None, code: int | None = None):
+    def _finish(
+        self, job: _Job, status: str, reason: str | None = None, code: int | None = None
+    ) -> None:
         job.status, job.reason, job.reason_code = status, reason, code
         job.finished = utc_now()
         if job.session_id is not None:

@@ -113,8 +113,7 @@ class RuntimeStandIn:
         """Root URL (``http://127.0.0.1:<port>``); the runtime API is at ``api_url``."""
         if self._server is None:
             raise RuntimeError("the stand-in is not running: use it as a context manager")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._server.server_port}"
 
     @property
     def api_url(self) -> str:
