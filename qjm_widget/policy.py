@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .backends.ibm_errors import is_permanent_http_error
 from .exceptions import JobManagerError, JobManagerInvalidInputError
 from .validation import positive_int
 
@@ -16,8 +17,9 @@ _PERMANENT = (TypeError, ValueError, AttributeError, KeyError, NotImplementedErr
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Default test for a failure worth retrying: anything but a programming or input error."""
-    return not isinstance(exc, _PERMANENT)
+    """Default test for a failure worth retrying: anything but a programming or input error,
+    or a service's 4xx answer (bad token, unknown backend) that another try cannot change."""
+    return not isinstance(exc, _PERMANENT) and not is_permanent_http_error(exc)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 from qiskit.result.models import ExperimentResult
 
+from .ibm_errors import explain_ibm_error
 from .isa import pass_manager_for
 from .status import to_job_status
 
@@ -205,6 +206,9 @@ def _read(job: Any, name: str) -> Any:
 
 
 def describe_exception(exc: BaseException) -> str:
+    explained = explain_ibm_error(exc)
+    if explained is not None:
+        return explained
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 

@@ -1,0 +1,78 @@
+"""Words for what IBM Quantum's clients raise, so a chunk's error says what to do.
+
+Both clients (qiskit-ibm-runtime and qiskit-ibm-provider) wrap HTTP failures in their own
+exception types carrying ``status_code``, and connection failures (after their own retries) in
+errors whose cause is a ``requests`` ConnectionError. We read those by duck typing: importing
+either client here would make it a dependency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+_CONNECTION_ERRORS = (
+    "ConnectionError",
+    "ConnectTimeout",
+    "ReadTimeout",
+    "MaxRetryError",
+    "ChunkedEncodingError",
+    "RemoteDisconnected",
+    "ProtocolError",
+    "NewConnectionError",
+)
+# 4xx answers worth another try: timeout, conflict, too many requests.
+_TRANSIENT_CLIENT_ERRORS = frozenset({408, 409, 429})
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def http_status(exc: BaseException) -> int | None:
+    """The HTTP status an IBM client error carries (its own or its cause's), if any."""
+    for error in _chain(exc):
+        for attr in ("status_code", "status"):
+            value = getattr(error, attr, None)
+            if isinstance(value, int) and 100 <= value < 600:
+                return value
+    return None
+
+
+def is_permanent_http_error(exc: BaseException) -> bool:
+    """A 4xx answer (bad token, not found, bad request): trying again cannot help."""
+    status = http_status(exc)
+    return status is not None and 400 <= status < 500 and status not in _TRANSIENT_CLIENT_ERRORS
+
+
+def _unreachable(exc: BaseException) -> bool:
+    return any(
+        any(cls.__name__ in _CONNECTION_ERRORS for cls in type(error).__mro__)
+        for error in _chain(exc)
+    )
+
+
+def explain_ibm_error(exc: BaseException) -> str | None:
+    """Plain words for an IBM client failure; None when ``exc`` is not one we can explain."""
+    names = {cls.__name__ for error in _chain(exc) for cls in type(error).__mro__}
+    status = http_status(exc)
+    if status in (401, 403) or "IBMNotAuthorizedError" in names:
+        return (
+            f"IBM Quantum refused the credentials (HTTP {status or 401}): the API token is "
+            "wrong, expired or revoked, or has no access to this instance. Save a valid one "
+            "(QiskitRuntimeService.save_account(..., overwrite=True)) and retry"
+        )
+    if "QiskitBackendNotFoundError" in names or (status == 404 and "backend" in str(exc).lower()):
+        return f"IBM Quantum does not know this backend (HTTP {status or 404}): {exc}"
+    if status is not None and status >= 500:
+        return f"IBM Quantum had a server error (HTTP {status}); it is usually brief: {exc}"
+    if _unreachable(exc):
+        return (
+            "could not reach IBM Quantum, even after the client's own retries (network down, "
+            f"proxy or firewall?): {exc}"
+        )
+    return None
