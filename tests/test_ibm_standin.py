@@ -17,6 +17,7 @@ from qiskit_ibm_runtime.accounts.exceptions import InvalidAccountError
 from qiskit_ibm_runtime.exceptions import (
     IBMNotAuthorizedError,
     IBMRuntimeError,
+    RuntimeInvalidStateError,
     RuntimeJobFailureError,
     RuntimeJobNotFound,
 )
@@ -176,6 +177,15 @@ def test_held_job_stays_queued_and_cancels(api: RuntimeStandIn) -> None:
     assert service.job(job.job_id()).status() == "CANCELLED"
     assert api.jobs[job.job_id()].status == "CANCELLED"
     assert ("POST", f"/api/v1/jobs/{job.job_id()}/cancel", 204) in api.requests
+
+
+def test_cancelling_a_finished_job_is_refused(api: RuntimeStandIn) -> None:
+    backend = api.service().backend("fake_manila")
+    job = SamplerV2(mode=backend).run(isa_circuits(backend, 1), shots=SHOTS)
+    job.result()
+    with pytest.raises(RuntimeInvalidStateError, match="409"):
+        job.cancel()
+    assert api.jobs[job.job_id()].status == "COMPLETED"
 
 
 def test_pending_limit_is_ibms_409_with_code_3458(api: RuntimeStandIn) -> None:

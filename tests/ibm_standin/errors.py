@@ -4,8 +4,12 @@ The runtime API answers errors as ``{"errors": [{"message", "code", "solution", 
 (seen from IBM for the pending-job limit: ``409 Client Error: Conflict ... "code":3458``). The
 0.51 client looks for a singular ``"error"`` key, does not find it, and appends the whole body
 text to the ``RequestsApiError`` message, so the code (e.g. 3458) is in ``str(exc)``; the HTTP
-status is ``exc.status_code``. A 401 becomes ``IBMNotAuthorizedError``; a 503 becomes a
-``RequestsApiError`` about maintenance whose ``status_code`` is -1.
+status is ``exc.status_code``. Callers then wrap it: a submit raises ``IBMRuntimeError``
+("Failed to run program: 409 Client Error: Conflict ... 3458"), ``service.job`` turns a 404 into
+``RuntimeJobNotFound``, a cancel turns a 409 into ``RuntimeInvalidStateError``. A 401 becomes
+``IBMNotAuthorizedError`` (never retried). 5xx in the client's forcelist are retried; when the
+retries run out urllib3 raises, and the client gives ``RequestsApiError`` with status_code -1
+("Max retries exceeded ... too many 503 error responses").
 """
 
 from __future__ import annotations

@@ -276,7 +276,8 @@ class _Unauthorized(ApiError):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    timeout = 30.0  # an idle keep-alive connection is closed after this
+    # An idle keep-alive connection is closed after this; stop() closes the others at once.
+    timeout = 600.0
     server: StandInHTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -328,6 +329,10 @@ class StandInHTTPServer(ThreadingHTTPServer):
         self.api = api
         self._open: dict[socket.socket, threading.Thread] = {}
         self._open_lock = threading.Lock()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-answer is not an error worth printing."""
+        logger.debug("connection from %s failed", client_address, exc_info=True)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         thread = threading.Thread(
