@@ -14,15 +14,13 @@ from qiskit import QuantumCircuit
 from qiskit.providers import BackendV2
 from qiskit.result.models import ExperimentResult
 
-from ..exceptions import JobManagerError
-from .base import BackendAdapter, Capabilities, describe_exception
+from .base import BackendAdapter, Capabilities
 
 logger = logging.getLogger(__name__)
 
 LOCAL_POLL_INTERVAL = (0.002, 0.05)
 REMOTE_POLL_INTERVAL = (1.0, 10.0)
 _REMOTE_MODULES = ("qiskit_ibm_runtime.ibm_backend", "qiskit_ibm_provider")
-_REFUSED_CREDENTIALS = {401: "Unauthorized", 403: "Forbidden"}
 
 
 # BasicSimulator keeps each run's options (shots, memory, seed) on the backend object and
@@ -66,19 +64,6 @@ def _cannot_cancel_reason(backend: BackendV2) -> tuple[bool, str]:
     if module.startswith("qiskit_aer") or module.startswith("qiskit_ibm_runtime.fake_provider"):
         return True, "the simulator cannot stop a job once it has started; it will run to the end"
     return True, "the backend refused to cancel the job (it may have finished already)"
-
-
-def _http_status(exc: BaseException) -> int | None:
-    """The HTTP status an IBM client error carries (``status_code``), however it is wrapped."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        status = getattr(current, "status_code", None)
-        if isinstance(status, int) and status > 0:
-            return status
-        current = current.__cause__ or current.__context__
-    return None
 
 
 def _job_lookup(backend: BackendV2) -> Callable[[str], Any] | None:
@@ -152,19 +137,7 @@ class BackendV2Adapter(BackendAdapter):
         if runs_inside_submit(self.backend):
             with serial_run_lock(self.backend):
                 return self.backend.run(prepared, **options)
-        try:
-            return self.backend.run(prepared, **options)
-        except Exception as exc:
-            status = _http_status(exc)
-            if status in _REFUSED_CREDENTIALS and _is_remote(self.backend):
-                # Not retried (a JobManagerError is permanent): the same token fails again.
-                raise JobManagerError(
-                    f"{self.name} refused the credentials (HTTP {status} "
-                    f"{_REFUSED_CREDENTIALS[status]}): the API token may have been revoked or "
-                    "have expired; log in again (IBMProvider(token=...)) and retry the chunk. "
-                    f"The service said: {describe_exception(exc)}"
-                ) from exc
-            raise
+        return self.backend.run(prepared, **options)
 
     def fetch(
         self, job: Any, circuits: Sequence[QuantumCircuit], run_config: Mapping[str, Any]

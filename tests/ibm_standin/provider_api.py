@@ -37,6 +37,7 @@ HGP = ("ibm-q", "open", "main")
 TOKEN = "stand-in-api-token"
 JOB_NOT_FOUND = 3250
 PENDING_JOB_LIMIT = 3458
+_PULSE_ONLY = frozenset({"acquire", "play", "setf", "shiftf"})
 _UNAUTHORIZED = {"code": "AUTHORIZATION_REQUIRED", "message": "Authorization Required"}
 
 
@@ -46,6 +47,10 @@ def _device_files(backend_name: str) -> tuple[dict[str, Any], dict[str, Any]]:
     configuration = json.loads((folder / "conf_yorktown.json").read_text())
     properties = json.loads((folder / "props_yorktown.json").read_text())
     configuration.update(backend_name=backend_name, description="5-qubit stand-in device")
+    # Pulse instructions have no qiskit gate: the client would log a warning for each one.
+    configuration["supported_instructions"] = [
+        name for name in configuration["supported_instructions"] if name not in _PULSE_ONLY
+    ]
     properties["backend_name"] = backend_name
     return configuration, properties
 

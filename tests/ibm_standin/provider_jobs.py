@@ -93,7 +93,16 @@ class _Rule:
 
 
 class Faults:
-    """Faults armed by a test; each fires on the next matching requests, ``count`` times."""
+    """Faults armed by a test; each fires on the next ``count`` matching requests.
+
+    HTTP faults apply to the runtime API only (paths under ``/runtime``), never to login. What
+    the provider 0.11 client does about them (its RetrySession: urllib3 ``Retry(total=5,
+    connect=3, backoff_factor=0.5)``, 500/502/503/504/520 retried for every method, POST
+    included): a 5xx burst is retried with waits of 0, 1, 2, 4, 8 s, so up to 5 are survived;
+    a dropped connection is retried for GET, PUT and DELETE but reaches the caller on POST (a
+    drop happens before the stand-in acts, so a dropped submit created no job); 4xx, 3458
+    included, are never retried by the client.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -131,6 +140,8 @@ class Faults:
 
     def take(self, method: str, path: str, *, submit: bool) -> _Rule | None:
         """The fault for this request, if one is armed (and count it as spent)."""
+        if not path.startswith("/runtime/"):
+            return None
         with self._lock:
             for rule in self._rules:
                 if rule.kind == "limit" and not submit:
