@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -95,3 +98,14 @@ def test_a_stored_set_comes_back_in_a_fresh_manager_with_the_same_counts(
 def test_no_deprecation_warning_from_the_core_on_qiskit_1_4(manager: JobManager) -> None:
     job_set = manager.run(basis_circuits(2), StatevectorSampler(), shots=SHOTS)
     assert job_set.results(timeout=60).success, job_set.report()
+
+
+def test_importing_qjm_widget_needs_no_ibm_package() -> None:
+    code = (
+        "import sys, qjm_widget, qjm_widget.backends; "
+        "loaded = sorted(m for m in sys.modules if m.startswith('qiskit_ibm')); "
+        "assert not loaded, loaded"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

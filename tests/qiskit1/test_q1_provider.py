@@ -283,3 +283,15 @@ def test_a_revoked_token_tells_a_provider_user_how_to_log_in_again(
     error = revoked_run(api, backend, manager)
     assert "IBMProvider" in error, error
     assert "QiskitRuntimeService" not in error, error
+
+
+def test_the_stand_in_can_run_its_device_noise_model(manager: JobManager) -> None:
+    from provider_api import ProviderStandIn
+
+    with ProviderStandIn(noise_model="device") as noisy:
+        backend = noisy.provider().get_backend("fake_manila")
+        job_set = start(manager, backend, 4, 2, shots=200)
+        assert job_set.results(timeout=30).success, job_set.report()
+    for index, counts in enumerate(job_set.counts().per_experiment):
+        assert sum(counts.values()) == 200, counts
+        assert max(counts, key=counts.__getitem__) == expected_key(index), counts
