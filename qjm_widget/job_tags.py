@@ -1,10 +1,10 @@
 """The tags a set puts on its jobs, so the set can be found and rebuilt from the backend alone.
 
-Every job carries the user's tags plus three of ours:
-``qjm_jobset_<id>`` (which set), ``qjm_chunk_<index>`` (which chunk) and
+Every job carries the user's tags plus four of ours:
+``qjm_jobset_<id>`` (which set), ``qjm_chunk_<index>`` (which chunk),
 ``qjm_plan_<experiments>_<per job>_<shots>_<max shots per job>`` (how the set was cut, so the
-ranges of jobs that went missing can be worked out). Names are not kept: IBM's runtime jobs
-have none, so a rebuilt set is named after its id.
+ranges of jobs that went missing can be worked out) and ``qjm_name_<name>`` (IBM's runtime jobs
+have no name of their own).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from .chunk import ManagedJob, plan_chunks
 SET_TAG_PREFIX = "qjm_jobset_"
 CHUNK_TAG_PREFIX = "qjm_chunk_"
 PLAN_TAG_PREFIX = "qjm_plan_"
+NAME_TAG_PREFIX = "qjm_name_"
 _NONE = "-"
 
 
@@ -49,7 +50,9 @@ def plan_of(chunks: Sequence[ManagedJob]) -> Plan:
     )
 
 
-def job_tags(user_tags: Iterable[str], job_set_id: str, chunk_index: int, plan: Plan) -> list[str]:
+def job_tags(
+    user_tags: Iterable[str], job_set_id: str, chunk_index: int, plan: Plan, name: str
+) -> list[str]:
     numbers = (plan.num_experiments, plan.experiments_per_job, plan.shots, plan.max_shots_per_job)
     plan_tag = PLAN_TAG_PREFIX + "_".join(_NONE if n is None else str(n) for n in numbers)
     return [
@@ -57,11 +60,19 @@ def job_tags(user_tags: Iterable[str], job_set_id: str, chunk_index: int, plan: 
         SET_TAG_PREFIX + job_set_id,
         CHUNK_TAG_PREFIX + str(chunk_index),
         plan_tag,
+        NAME_TAG_PREFIX + name,
     ]
 
 
 def is_ours(tag: str) -> bool:
-    return tag.startswith((SET_TAG_PREFIX, CHUNK_TAG_PREFIX, PLAN_TAG_PREFIX))
+    return tag.startswith((SET_TAG_PREFIX, CHUNK_TAG_PREFIX, PLAN_TAG_PREFIX, NAME_TAG_PREFIX))
+
+
+def name_from(tags: Iterable[str]) -> str | None:
+    for tag in tags:
+        if tag.startswith(NAME_TAG_PREFIX) and len(tag) > len(NAME_TAG_PREFIX):
+            return tag[len(NAME_TAG_PREFIX) :]
+    return None
 
 
 def chunk_index(tags: Iterable[str]) -> int | None:

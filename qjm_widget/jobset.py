@@ -105,7 +105,7 @@ class ManagedJobSet(ChunkRunner):
 
     def _job_tags(self, chunk: ManagedJob) -> list[str]:
         with self._lock:
-            return job_tags(self._tags, self._id, chunk.index, self._plan)
+            return job_tags(self._tags, self._id, chunk.index, self._plan, self._name)
 
     def update_name(self, name: str) -> str:
         """Rename the set (and the names of jobs submitted from now on); returns the new name."""

@@ -18,7 +18,7 @@ from qiskit.providers import JobStatus
 from .backends import BackendAdapter
 from .chunk import ChunkState, ManagedJob
 from .exceptions import JobManagerInvalidStateError
-from .job_tags import SET_TAG_PREFIX, chunk_index, is_ours, plan_from
+from .job_tags import SET_TAG_PREFIX, chunk_index, is_ours, name_from, plan_from
 from .jobset import ManagedJobSet
 from .policy import RetryPolicy
 from .scheduler import Scheduler
@@ -61,11 +61,12 @@ def rebuild(job_set_id: str, adapter: BackendAdapter, scheduler: Scheduler) -> M
             _attach(chunk, job, adapter)
         else:
             _lose(chunk, tag, adapter, chunk.index in unknown)
-    user_tags = [t for t in next(iter(tagged))[1] if not is_ours(t)]
+    newest_tags = max(tagged, key=lambda pair: adapter.job_created(pair[0]))[1]
+    user_tags = [t for t in newest_tags if not is_ours(t)]
     created = min(adapter.job_created(job) for job in jobs)
     return ManagedJobSet(
         job_set_id=job_set_id,
-        name=job_set_id,
+        name=name_from(newest_tags) or job_set_id,
         experiments=[c if c is not None else _placeholder(i) for i, c in enumerate(circuits)],
         chunks=chunks,
         adapter=adapter,

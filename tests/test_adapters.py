@@ -50,7 +50,8 @@ def test_jobs_are_named_name_index_and_tagged_with_the_users_tags_plus_the_set_t
     set_tag = f"qjm_jobset_{job_set.job_set_id()}"
     plan_tag = "qjm_plan_6_2_10_-"  # 6 experiments, 2 per job, 10 shots, shots not split
     assert sorted(backend.calls) == [
-        (f"sweep_{i}", ["alpha", "beta", set_tag, f"qjm_chunk_{i}", plan_tag]) for i in range(3)
+        (f"sweep_{i}", ["alpha", "beta", set_tag, f"qjm_chunk_{i}", plan_tag, "qjm_name_sweep"])
+        for i in range(3)
     ], backend.calls
 
 

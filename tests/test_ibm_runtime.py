@@ -46,15 +46,21 @@ def test_each_chunk_is_one_tagged_job_in_one_batch_that_is_closed_at_the_end(
     api: RuntimeStandIn, backend: object, manager: JobManager
 ) -> None:
     job_set = manager.run(
-        basis_circuits(6), backend, max_experiments_per_job=2, shots=SHOTS, job_tags=["mine"]
+        basis_circuits(6),
+        backend,
+        name="sweep",
+        max_experiments_per_job=2,
+        shots=SHOTS,
+        job_tags=["mine"],
     )
     results = job_set.results(timeout=90)
     for i in range(6):
         assert results.get_counts(i) == {expected_key(i): SHOTS}, i
     assert job_set.statuses() == [JobStatus.DONE] * 3
     jobs = jobs_of(api, job_set.job_set_id())
-    assert sorted(j.tags[-2] for j in jobs) == [f"qjm_chunk_{i}" for i in range(3)]
-    assert all(j.tags[0] == "mine" and j.tags[-1] == "qjm_plan_6_2_40_-" for j in jobs)
+    assert sorted(j.tags[2] for j in jobs) == [f"qjm_chunk_{i}" for i in range(3)]
+    assert all(j.tags[0] == "mine" for j in jobs)
+    assert all(j.tags[3:] == ("qjm_plan_6_2_40_-", "qjm_name_sweep") for j in jobs)
     assert {j.id for j in jobs} == {c.job_id for c in job_set.managed_jobs()}
     sessions = {j.session_id for j in jobs}
     assert len(sessions) == 1, sessions

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from qjm_widget.chunk import plan_chunks
-from qjm_widget.job_tags import Plan, chunk_index, is_ours, job_tags, plan_from, plan_of
+from qjm_widget.job_tags import (
+    Plan,
+    chunk_index,
+    is_ours,
+    job_tags,
+    name_from,
+    plan_from,
+    plan_of,
+)
 
 
 @pytest.mark.parametrize(
@@ -25,11 +33,12 @@ def test_tags_of_every_chunk_give_back_the_plan_that_cut_the_set(
     chunks = plan_chunks(experiments, per_job, shots, cap)
     plan = plan_of(chunks)
     for chunk in chunks:
-        tags = job_tags(["mine"], "abc", chunk.index, plan)
+        tags = job_tags(["mine"], "abc", chunk.index, plan, "sweep 7")
         assert tags[0] == "mine"
         assert not is_ours("mine")
         assert all(is_ours(t) for t in tags[1:])
         assert chunk_index(tags) == chunk.index
+        assert name_from(tags) == "sweep 7"
         rebuilt = plan_from(tags)
         assert rebuilt is not None
         again = rebuilt.chunks()
