@@ -19,6 +19,7 @@ from qiskit.providers import JobStatus
 
 from .backends import BackendAdapter, describe_exception
 from .backends.base import is_pending_job_limit
+from .backends.ibm_errors import job_is_gone
 from .chunk import ChunkState, ManagedJob
 from .counts import CountsLedger, experiment_counts
 from .events import EventHub, JobSetEvent
@@ -273,6 +274,12 @@ class ChunkRunner:
         try:
             status = self._adapter.status(job)
         except Exception as exc:
+            if job_is_gone(exc):
+                gone = (
+                    f"job {chunk.job_id} no longer exists on {self._adapter.name} "
+                    f"({describe_exception(exc)}); retry to run it again"
+                )
+                return partial(self._apply_end, chunk, ChunkState.LOST, gone)
             return partial(self._apply_status, chunk, None, describe_exception(exc))
         if status is JobStatus.DONE:
             try:
@@ -337,6 +344,7 @@ class ChunkRunner:
         chunk.job_status = {
             ChunkState.ERROR: JobStatus.ERROR,
             ChunkState.CANCELLED: JobStatus.CANCELLED,
+            ChunkState.LOST: None,
         }.get(state, chunk.job_status)
         chunk.error = error
         chunk.note = "cancelled" if state is ChunkState.CANCELLED else None

@@ -13,7 +13,7 @@ from qiskit.providers import JobStatus
 from qiskit_aer import AerSimulator
 from qiskit_ibm_runtime import Batch, SamplerV2
 
-from qjm_widget import JobManager, JobManagerInvalidInputError
+from qjm_widget import ChunkState, JobManager, JobManagerInvalidInputError
 from qjm_widget.backends import RuntimeAdapter, describe_exception
 
 SHOTS = 40
@@ -167,3 +167,25 @@ def test_a_backend_ibm_does_not_know_is_described_in_words(api: RuntimeStandIn) 
     with pytest.raises(Exception) as caught:  # noqa: PT011 - the client's own error type
         api.service().backend("ibm_nowhere")
     assert describe_exception(caught.value).startswith("IBM Quantum does not know this backend")
+
+
+def test_a_job_deleted_on_ibm_while_it_runs_ends_lost_and_retry_runs_it_again(
+    api: RuntimeStandIn, backend: object, manager: JobManager
+) -> None:
+    api.hold()
+    job_set = manager.run(basis_circuits(4), backend, max_experiments_per_job=2, shots=SHOTS)
+    queued = ChunkState.QUEUED
+
+    def chunk_states() -> list[ChunkState]:
+        return [c.state for c in job_set.managed_jobs()]
+
+    assert wait_until(lambda: chunk_states() == [queued, queued], 20), job_set.report()
+    gone = job_set.managed_jobs()[1].job_id
+    api.delete_job(gone)
+    assert wait_until(lambda: chunk_states()[1] is ChunkState.LOST, 20), job_set.report()
+    assert f"job {gone} no longer exists on fake_manila" in (job_set.managed_jobs()[1].error or "")
+    api.release()
+    job_set.wait(timeout=60)
+    assert job_set.retry_failed() == [1]
+    results = job_set.results(timeout=60)
+    assert [results.get_counts(i) for i in range(4)] == [{expected_key(i): SHOTS} for i in range(4)]

@@ -49,6 +49,19 @@ def is_permanent_http_error(exc: BaseException) -> bool:
     return status is not None and 400 <= status < 500 and status not in _TRANSIENT_CLIENT_ERRORS
 
 
+_JOB_NOT_FOUND = frozenset({"RuntimeJobNotFound", "IBMJobNotFoundError", "JobNotFoundError"})
+
+
+def job_is_gone(exc: BaseException) -> bool:
+    """The service says the job does not exist (deleted, or expired from its history)."""
+    for error in _chain(exc):
+        if _JOB_NOT_FOUND & {cls.__name__ for cls in type(error).__mro__}:
+            return True
+        if "Error code: 3250" in str(error):  # qiskit-ibm-provider's "job not found"
+            return True
+    return http_status(exc) == 404
+
+
 def _unreachable(exc: BaseException) -> bool:
     return any(
         any(cls.__name__ in _CONNECTION_ERRORS for cls in type(error).__mro__)
@@ -61,10 +74,12 @@ def explain_ibm_error(exc: BaseException) -> str | None:
     names = {cls.__name__ for error in _chain(exc) for cls in type(error).__mro__}
     status = http_status(exc)
     if status in (401, 403) or "IBMNotAuthorizedError" in names:
+        provider = any(type(e).__module__.startswith("qiskit_ibm_provider") for e in _chain(exc))
+        client = "IBMProvider" if provider else "QiskitRuntimeService"
         return (
             f"IBM Quantum refused the credentials (HTTP {status or 401}): the API token is "
             "wrong, expired or revoked, or has no access to this instance. Save a valid one "
-            "(QiskitRuntimeService.save_account(..., overwrite=True)) and retry"
+            f"({client}.save_account(token=..., overwrite=True)) and retry"
         )
     if "QiskitBackendNotFoundError" in names or (status == 404 and "backend" in str(exc).lower()):
         return f"IBM Quantum does not know this backend (HTTP {status or 404}): {exc}"

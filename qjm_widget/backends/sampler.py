@@ -38,7 +38,14 @@ def experiment_header(circuit: QuantumCircuit) -> Any:
 
 def result_header(fields: dict[str, Any]) -> Any:
     """A result header in the form the installed qiskit's Result expects."""
-    return _Header(**fields) if _Header is not None else fields
+    if _Header is None:
+        return fields
+    # qiskit 1.x deprecates the class's __init__ (which only fills __dict__) but its Result still
+    # wants the object: filling it directly warns nothing, and needs no (thread-unsafe)
+    # catch_warnings around a call made from worker threads.
+    header = _Header.__new__(_Header)
+    header.__dict__.update(fields)
+    return header
 
 
 def _to_hex(bitstring: str) -> str:

@@ -32,18 +32,11 @@ NUM_QUBITS = 3
 os.environ[STORE_ENV_VAR] = os.path.join(tempfile.mkdtemp(prefix="qjm-q1-store-"), "s.sqlite3")
 
 
-# qiskit 1.x's Result wants QobjExperimentHeader objects, which qiskit 1.2+ marks deprecated: the
-# core builds them (results from samplers and from the store) and trips pyproject's
-# error::DeprecationWarning:qjm_widget. That one warning is let through here, and
-# test_q1_core.py pins it with a strict xfail; other libraries' deprecations are just noise.
-QOBJ_HEADER_DEPRECATION = "The class ``qiskit.qobj.common.QobjDictField`` is deprecated"
-
-
+# Our own deprecation warnings fail the suite, as in the main one; other libraries' are noise.
 def pytest_configure(config: pytest.Config) -> None:
     for line in (
         "ignore::DeprecationWarning",
         "error::DeprecationWarning:qjm_widget",
-        f"ignore:{QOBJ_HEADER_DEPRECATION}:DeprecationWarning:qjm_widget",
     ):
         config.addinivalue_line("filterwarnings", line)
 

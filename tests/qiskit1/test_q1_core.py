@@ -88,12 +88,6 @@ def test_a_stored_set_comes_back_in_a_fresh_manager_with_the_same_counts(
     assert again.counts().per_experiment == first.counts().per_experiment
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: qjm_widget builds QobjExperimentHeader (deprecated since qiskit 1.2) for "
-    "qiskit 1.x Results; result_header() in backends/sampler.py should build it under "
-    "warnings.catch_warnings() ignoring that DeprecationWarning",
-)
 @pytest.mark.filterwarnings("error::DeprecationWarning:qjm_widget")
 def test_no_deprecation_warning_from_the_core_on_qiskit_1_4(manager: JobManager) -> None:
     job_set = manager.run(basis_circuits(2), StatevectorSampler(), shots=SHOTS)

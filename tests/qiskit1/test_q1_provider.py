@@ -139,6 +139,23 @@ def test_a_job_the_service_forgot_comes_back_lost_and_retry_failed_runs_it_again
     assert_exact(again, 2, SHOTS)
 
 
+def test_a_job_deleted_on_the_service_while_it_runs_ends_lost_not_polled_forever(
+    api: Any, backend: Any, manager: JobManager
+) -> None:
+    api.hold()
+    job_set = start(manager, backend, 4, 2)
+    assert wait_until(lambda: states(job_set) == [QUEUED, QUEUED], 10), job_set.report()
+    gone = job_set.managed_jobs()[1].job_id
+    api.delete_job(gone)
+    assert wait_until(lambda: states(job_set)[1] is LOST, 10), job_set.report()
+    assert f"job {gone} no longer exists" in (job_set.managed_jobs()[1].error or "")
+    api.release()
+    job_set.wait(timeout=30)
+    assert job_set.retry_failed() == [1]
+    assert job_set.results(timeout=30).success, job_set.report()
+    assert_exact(job_set, 4, SHOTS)
+
+
 def test_pending_job_limit_3458_waits_then_resubmits_without_losing_or_doubling_counts(
     api: Any, backend: Any, manager: JobManager
 ) -> None:
@@ -275,12 +292,6 @@ def test_a_revoked_token_fails_the_chunk_at_once_with_words_saying_so(
     assert "revoked" in error, error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: backends/ibm_errors.py tells every 401 to run "
-    "QiskitRuntimeService.save_account; for a qiskit_ibm_provider error it should say "
-    "IBMProvider.save_account(token=..., overwrite=True) / IBMProvider(token=...)",
-)
 def test_a_revoked_token_tells_a_provider_user_how_to_log_in_again(
     api: Any, backend: Any, manager: JobManager
 ) -> None:
