@@ -66,14 +66,19 @@ def _cannot_cancel_reason(backend: BackendV2) -> tuple[bool, str]:
     return True, "the backend refused to cancel the job (it may have finished already)"
 
 
+def _provider_job_service(backend: BackendV2) -> Any:
+    """qiskit-ibm-provider 0.11: IBMProvider.backend is the service that finds jobs."""
+    if not type(backend).__module__.startswith("qiskit_ibm_provider"):
+        return None
+    return getattr(getattr(backend, "provider", None), "backend", None)
+
+
 def _job_lookup(backend: BackendV2) -> Callable[[str], Any] | None:
     lookup = getattr(backend, "retrieve_job", None)
     if not callable(lookup):
         lookup = getattr(getattr(backend, "service", None), "job", None)  # qiskit-ibm-runtime
-    if not callable(lookup) and type(backend).__module__.startswith("qiskit_ibm_provider"):
-        # qiskit-ibm-provider 0.11: IBMProvider.backend is the service that finds jobs by id.
-        service = getattr(getattr(backend, "provider", None), "backend", None)
-        lookup = getattr(service, "retrieve_job", None)
+    if not callable(lookup):
+        lookup = getattr(_provider_job_service(backend), "retrieve_job", None)
     return lookup if callable(lookup) else None
 
 
@@ -111,6 +116,16 @@ class BackendV2Adapter(BackendAdapter):
         except Exception as exc:
             logger.info("job %s cannot be looked up on %s: %s", job_id, self.name, exc)
             return None
+
+    @property
+    def can_search(self) -> bool:  # type: ignore[override]
+        return callable(getattr(_provider_job_service(self.backend), "jobs", None))
+
+    def find_jobs(self, tag: str) -> list[Any]:
+        service = _provider_job_service(self.backend)
+        if service is None:
+            return []
+        return list(service.jobs(job_tags=[tag], limit=None, backend_name=self.name))
 
     def default_shots(self) -> int | None:
         shots = getattr(self.backend.options, "shots", None)

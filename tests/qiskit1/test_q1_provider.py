@@ -81,6 +81,30 @@ def test_ibm_backend_runs_chunks_with_exact_counts_and_tagged_jobs(
     assert again.result().get_counts(0) == {expected_key(3): SHOTS}
 
 
+def test_a_set_is_rebuilt_from_its_tags_when_no_store_knows_it_and_a_lost_job_is_tolerated(
+    api: Any, backend: Any, manager: JobManager, tmp_path: pathlib.Path
+) -> None:
+    job_set = start(manager, backend, 6, 2, name="sweep", job_tags=["mine"])
+    assert job_set.results(timeout=30).success, job_set.report()
+    gone = job_set.managed_jobs()[1].job_id
+    api.delete_job(gone)
+    before = len(submits(api))
+    rebuilt = JobManager(store=tmp_path / "elsewhere.sqlite3").retrieve_job_set(
+        job_set.job_set_id(), backend=backend
+    )
+    rebuilt.wait(timeout=30)
+    assert (rebuilt.name(), rebuilt.tags()) == ("sweep", ["mine"])
+    assert states(rebuilt) == [DONE, LOST, DONE], rebuilt.report()
+    assert "cannot be retried" in (rebuilt.managed_jobs()[1].error or "")
+    assert rebuilt.retry_failed() == []
+    results = rebuilt.results(timeout=10, partial=True)
+    for i in (0, 1, 4, 5):
+        assert results.get_counts(i) == {expected_key(i): SHOTS}
+    with pytest.raises(ManagedResultDataNotAvailable):
+        results.get_counts(2)
+    assert len(submits(api)) == before, "rebuilding submitted a job"
+
+
 def crashed_run(api: Any, store: pathlib.Path, num: int, per_job: int) -> tuple[str, list[str]]:
     """Run a set in another process until every chunk has a job id, then SIGKILL it."""
     script = pathlib.Path(__file__).with_name("run_on_provider.py")
