@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime
+import logging
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 
-from .backends import BackendAdapter
+from .backends import BackendAdapter, describe_exception
 from .chunk import ChunkState, ManagedJob
 from .counts import MergedCounts
 from .events import JobSetEvent, Listener
@@ -26,6 +28,8 @@ from .results import Experiment, ManagedResults, find_experiment
 from .runner import ChunkRunner
 from .scheduler import Scheduler
 from .validation import string_list, timeout_seconds
+
+logger = logging.getLogger(__name__)
 
 _RETRYABLE = (ChunkState.ERROR, ChunkState.FAILED, ChunkState.LOST)
 
@@ -123,7 +127,10 @@ class ManagedJobSet(ChunkRunner):
         additional_tags: list[str] | None = None,
         removal_tags: list[str] | None = None,
     ) -> list[str]:
-        """Replace, then add, then remove tags, in that order; returns the new tags."""
+        """Replace, then add, then remove tags, in that order; returns the new tags.
+
+        Jobs already sent get the new tags too where the backend keeps tags (IBM Quantum).
+        """
         if replacement_tags is None and additional_tags is None and removal_tags is None:
             raise JobManagerInvalidStateError(
                 "update_tags needs replacement_tags, additional_tags or removal_tags"
@@ -139,8 +146,26 @@ class ManagedJobSet(ChunkRunner):
             self._tags = [t for t in dict.fromkeys(tags) if t not in remove]
             self._events.post(self._set_event())
             result = list(self._tags)
+            # Jobs already sent carry the old tags: update them on the backend, off this thread.
+            sent = [c for c in self._chunks if c.job is not None]
+            if not self._adapter.capabilities.takes_tags:
+                sent = []
+            for chunk in sent:
+                self._scheduler.submit(self._task(partial(self._push_tags, chunk, chunk.job)))
         self._events.flush()
+        if sent:
+            self._start()
         return result
+
+    def _push_tags(self, chunk: ManagedJob, job: Any) -> None:
+        try:
+            self._adapter.update_job_tags(job, self._job_tags(chunk))
+        except Exception as exc:
+            logger.warning("tags of job %s not updated: %s", chunk.job_id, exc)
+            with self._lock:
+                if chunk.job is job:
+                    chunk.note = f"its tags could not be updated: {describe_exception(exc)}"
+                    self._announce(chunk)
 
     def _set_event(self) -> JobSetEvent:
         return JobSetEvent("set", self._id)

@@ -189,3 +189,22 @@ def test_a_job_deleted_on_ibm_while_it_runs_ends_lost_and_retry_runs_it_again(
     assert job_set.retry_failed() == [1]
     results = job_set.results(timeout=60)
     assert [results.get_counts(i) for i in range(4)] == [{expected_key(i): SHOTS} for i in range(4)]
+
+
+def test_update_tags_reaches_the_jobs_already_sent(
+    api: RuntimeStandIn, backend: object, manager: JobManager
+) -> None:
+    job_set = manager.run(
+        basis_circuits(4), backend, max_experiments_per_job=2, shots=SHOTS, job_tags=["a", "b"]
+    )
+    job_set.wait(timeout=60)
+    assert job_set.update_tags(additional_tags=["late"], removal_tags=["a"]) == ["b", "late"]
+
+    def server_tags() -> list[set[str]]:
+        return [set(job.tags) for job in jobs_of(api, job_set.job_set_id())]
+
+    assert wait_until(lambda: all("late" in tags for tags in server_tags()), 20), server_tags()
+    for tags in server_tags():
+        assert "a" not in tags
+        assert {"b", f"qjm_jobset_{job_set.job_set_id()}", "qjm_plan_4_2_40_-"} <= tags
+    assert all(c.note is None for c in job_set.managed_jobs())

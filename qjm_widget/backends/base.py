@@ -152,6 +152,10 @@ class BackendAdapter(abc.ABC):
         timestamp = getattr(created, "timestamp", None)
         return float(timestamp()) if callable(timestamp) else 0.0
 
+    def update_job_tags(self, job: Any, tags: Sequence[str]) -> None:
+        """Replace the tags of a job already sent (both IBM clients take ``update_tags``)."""
+        job.update_tags(list(tags))
+
     def job_id(self, job: Any) -> str | None:
         try:
             job_id = job.job_id()
