@@ -10,11 +10,13 @@ import contextlib
 import pathlib
 import re
 import shutil
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import browser_support as bs
 import pytest
+from ibm_standin import RuntimeStandIn
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
@@ -323,3 +325,129 @@ def test_front_end_loads_without_warnings(lab: bs.JupyterLab, page: Page) -> Non
     ]
     assert not ours, f"the widget's module logged: {ours}"
     assert not page.errors, page.errors
+
+
+# One set through the IBM runtime stand-in (tests/ibm_standin), which runs in this process: the
+# notebook's first cell holds where it listens, written in by the test; the second runs the set.
+STANDIN_REASON = "Qubit 3 lost calibration during the stand-in's job"
+STANDIN_CHUNKS = 3
+STANDIN_SHOTS = 40
+STANDIN_NOTEBOOK = """\
+import os
+
+from qiskit import QuantumCircuit
+from qiskit_ibm_runtime import QiskitRuntimeService
+
+from qjm_widget import JobManager
+
+os.environ.update(STANDIN_ENV)
+service = QiskitRuntimeService(
+    channel="ibm_quantum_platform",
+    token=STANDIN_API_KEY,
+    instance=STANDIN_INSTANCE,
+    url=STANDIN_URL,
+    url_resolver=lambda *_: STANDIN_API_URL,
+)
+circuits = []
+for i in range(NUM_EXPERIMENTS):
+    circuit = QuantumCircuit(3, 3, name=f"basis_{i}")
+    for qubit in range(3):
+        if i >> qubit & 1:
+            circuit.x(qubit)
+    circuit.measure(range(3), range(3))
+    circuits.append(circuit)
+job_set = JobManager(store=None).run(
+    circuits, service.backend("fake_manila"), name="standin", max_experiments_per_job=2,
+    shots=SHOTS,
+)
+job_set"""
+
+ALL_FINAL = """([n, finals]) => {
+  const cells = [...document.querySelectorAll(".qjm-widget .qjm-cell")];
+  return cells.length === n && cells.every((cell) =>
+    finals.some((s) => cell.classList.contains(`qjm-s-${s}`)));
+}"""
+
+
+def standin_config(api: RuntimeStandIn) -> str:
+    """The notebook's first cell: where the stand-in listens and how to log in to it."""
+    return "\n".join(
+        [
+            f"STANDIN_ENV = {api.env()!r}",
+            f"STANDIN_URL = {api.url!r}",
+            f"STANDIN_API_URL = {api.api_url!r}",
+            f"STANDIN_INSTANCE = {api.instance!r}",
+            f"STANDIN_API_KEY = {api.api_key!r}",
+            f"NUM_EXPERIMENTS = {2 * STANDIN_CHUNKS}",
+            f"SHOTS = {STANDIN_SHOTS}",
+        ]
+    )
+
+
+def test_a_failed_ibm_job_shows_its_reason_and_retry_failed_finishes_the_set(
+    lab: bs.JupyterLab, page: Page
+) -> None:
+    p = page.page
+    with RuntimeStandIn(backends=("fake_manila",), noise=False) as api:
+        api.faults.fail_job(count=1, reason=STANDIN_REASON)
+        bs.write_notebook(lab.root / "standin.ipynb", standin_config(api), STANDIN_NOTEBOOK)
+        bs.open_notebook(p, lab, "standin.ipynb")
+        bs.run_all_cells(p)
+
+        widget = p.locator(".qjm-widget")
+        widget.wait_for(timeout=60_000)
+        expect(widget.locator(".qjm-cell")).to_have_count(STANDIN_CHUNKS, timeout=10_000)
+        finals = [STANDIN_CHUNKS, list(bs.FINAL_STATES)]
+        p.wait_for_function(ALL_FINAL, arg=finals, timeout=60_000, polling=100)
+        states = p.evaluate(CELL_STATES)
+        assert sorted(states) == ["done", "done", "error"], f"view: {states}"
+        failed = states.index("error")
+
+        entry = widget.locator(".qjm-error-entry")
+        expect(entry).to_have_count(1)
+        expect(entry.locator(".qjm-error-chunk")).to_have_text(f"Chunk {failed}")
+        expect(entry.locator(".qjm-error-text")).to_contain_text(STANDIN_REASON)
+        jobs = list(api.jobs.values())
+        assert sorted(j.status for j in jobs) == ["COMPLETED", "COMPLETED", "FAILED"], jobs
+
+        bs.wait_for_kernel_idle(p)  # the kernel handles the button once no cell runs
+        widget.locator(".qjm-retry-failed").click()
+        p.wait_for_function(
+            """(n) => {
+              const cells = [...document.querySelectorAll(".qjm-widget .qjm-cell")];
+              return cells.length === n && cells.every((c) => c.classList.contains("qjm-s-done"));
+            }""",
+            arg=STANDIN_CHUNKS,
+            timeout=60_000,
+            polling=100,
+        )
+        expect(widget.locator(".qjm-errors")).to_be_hidden()
+        expect(widget.locator(".qjm-retry-failed")).to_be_disabled()
+
+        # The kernel's truth, and the stand-in's: one more job, completed, for that chunk.
+        truth = bs.run_cell_json(
+            p,
+            "import json\n"
+            "results = job_set.results(timeout=30)\n"
+            f"chunk = job_set.managed_jobs()[{failed}]\n"
+            "print(json.dumps({'states': [c.state.value for c in job_set.managed_jobs()],\n"
+            "                  'counts': [results.get_counts(i) for i in range(NUM_EXPERIMENTS)],\n"
+            "                  'job_id': chunk.job_id, 'previous': chunk.previous_job_ids}))",
+        )
+        jobs_after = api.jobs
+    left = [t.name for t in threading.enumerate() if t.name.startswith("ibm-standin")]
+    assert not left, f"stand-in threads outlived it: {left}"
+    assert truth["states"] == ["done"] * STANDIN_CHUNKS, truth
+    assert truth["counts"] == [
+        {format(i, "03b"): STANDIN_SHOTS} for i in range(2 * STANDIN_CHUNKS)
+    ], truth
+    statuses = sorted(j.status for j in jobs_after.values())
+    assert statuses == ["COMPLETED", "COMPLETED", "COMPLETED", "FAILED"], jobs_after
+    (old,) = truth["previous"]
+    assert (jobs_after[old].status, jobs_after[old].reason) == ("FAILED", STANDIN_REASON)
+    retried = jobs_after[truth["job_id"]]
+    assert retried.status == "COMPLETED", retried
+    assert f"qjm_chunk_{failed}" in retried.tags, retried
+    assert not page.errors, page.errors
+    assert not page.dialogs, page.dialogs
+    screenshot(widget, "standin.png")
