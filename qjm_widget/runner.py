@@ -280,25 +280,26 @@ class ChunkRunner:
                     f"({describe_exception(exc)}); retry to run it again"
                 )
                 return partial(self._apply_end, chunk, ChunkState.LOST, gone)
-            return partial(self._apply_status, chunk, None, describe_exception(exc))
+            return partial(self._apply_read_failure, chunk, exc, None)
         if status is JobStatus.DONE:
             try:
                 results = self._adapter.fetch(job, self._circuits(chunk), self._run_config)
             except Exception as exc:
-                return partial(self._apply_fetch_failure, chunk, exc)
+                return partial(self._apply_read_failure, chunk, exc, JobStatus.DONE)
             return partial(self._apply_done, chunk, results)
         if status is JobStatus.ERROR:
             return partial(self._apply_end, chunk, ChunkState.ERROR, self._adapter.error_text(job))
         if status is JobStatus.CANCELLED:
             return partial(self._apply_end, chunk, ChunkState.CANCELLED, None)
-        return partial(self._apply_status, chunk, status, None)
+        return partial(self._apply_status, chunk, status)
 
-    def _apply_status(self, chunk: ManagedJob, status: JobStatus | None, error: str | None) -> bool:
-        note = None if error is None else f"status could not be read: {error}"
+    def _apply_status(self, chunk: ManagedJob, status: JobStatus | None) -> bool:
+        """``status`` None: the backend answered something that is no JobStatus."""
+        self._failures.pop(chunk.index, None)  # reads failing in a row are what count
         state = _IN_FLIGHT_STATUSES.get(status, chunk.state) if status else chunk.state
-        if (status, note, state) == (chunk.job_status, chunk.note, chunk.state):
+        if (status, None, state) == (chunk.job_status, chunk.note, chunk.state):
             return False
-        chunk.job_status, chunk.note = status, note
+        chunk.job_status, chunk.note = status, None
         if state is chunk.state:
             self._announce(chunk)
         else:
@@ -326,17 +327,24 @@ class ChunkRunner:
         counts = [experiment_counts(r) for r in results]
         self._ledger.replace(chunk.index, chunk.start_index, counts)
 
-    def _apply_fetch_failure(self, chunk: ManagedJob, exc: Exception) -> bool:
-        chunk.job_status = JobStatus.DONE
+    def _apply_read_failure(
+        self, chunk: ManagedJob, exc: Exception, job_status: JobStatus | None
+    ) -> bool:
+        """A job's status (``job_status`` None) or its results could not be read: try again
+        within the retry policy's budget, then leave the chunk FAILED for a manual retry."""
+        chunk.job_status = job_status
         failures = self._failures.get(chunk.index, 0) + 1
         self._failures[chunk.index] = failures
-        message = f"could not fetch results: {describe_exception(exc)}"
+        what = "status could not be read" if job_status is None else "could not fetch results"
+        message = f"{what}: {describe_exception(exc)}"
         if self._policy.should_retry(exc, failures):
             delay = self._policy.delay(failures)
             self._fetch_after[chunk.index] = time.monotonic() + delay
             chunk.note = f"{message}; trying again in {delay:.1f} s"
             self._announce(chunk)
         else:
+            if job_status is None:
+                message += f" (job {chunk.job_id} may still run there; retry sends it again)"
             self._apply_end(chunk, ChunkState.FAILED, message)
         return True
 

@@ -439,13 +439,6 @@ def test_revoked_token_fails_the_rest_in_words_bounded_and_keeps_done_counts(
     assert statuses_by_chunk(api, job_set) == {0: ["COMPLETED"]}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ibm_errors.http_status reads only .status_code/.status on the exception chain; "
-    "qiskit-ibm-runtime 0.51's IBMNotAuthorizedError has neither and its cause "
-    "(requests.HTTPError) keeps the 401 in .response.status_code, so is_permanent_http_error "
-    "is False and RetryPolicy retries a revoked token up to `attempts` times",
-)
 def test_revoked_token_is_not_retried(
     api: RuntimeStandIn, manager: JobManager, backend: Any
 ) -> None:
@@ -457,12 +450,6 @@ def test_revoked_token_is_not_retried(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runner._observe/_apply_status only put a failed status read in the chunk's note: "
-    "a job in flight whose status can never be read again (token revoked: 401) is polled "
-    "forever and the set never finishes",
-)
 def test_revoked_token_fails_chunks_in_flight_instead_of_polling_forever(
     api: RuntimeStandIn,
     manager: JobManager,

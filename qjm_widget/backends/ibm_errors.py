@@ -36,10 +36,12 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 def http_status(exc: BaseException) -> int | None:
     """The HTTP status an IBM client error carries (its own or its cause's), if any."""
     for error in _chain(exc):
-        for attr in ("status_code", "status"):
-            value = getattr(error, attr, None)
-            if isinstance(value, int) and 100 <= value < 600:
-                return value
+        # requests' HTTPError keeps it on its response (IBMNotAuthorizedError's cause).
+        for holder in (error, getattr(error, "response", None)):
+            for attr in ("status_code", "status"):
+                value = getattr(holder, attr, None)
+                if isinstance(value, int) and 100 <= value < 600:
+                    return value
     return None
 
 
