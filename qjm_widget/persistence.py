@@ -66,7 +66,7 @@ class DetachedAdapter(BackendAdapter):
 def adapter_options(adapter: BackendAdapter) -> dict[str, Any]:
     """How the set asked its backend to run jobs, so a retrieved set asks the same way."""
     options: dict[str, Any] = {"transpile": adapter.transpiles}
-    if isinstance(adapter, RuntimeAdapter) and adapter.execution_mode in EXECUTION_MODES:
+    if isinstance(adapter, RuntimeAdapter) and adapter.execution_mode is not None:
         options["execution_mode"] = adapter.execution_mode
     return options
 

@@ -351,3 +351,44 @@ def test_retry_policy_refuses_nan(field: str) -> None:
 def test_job_manager_refuses_a_worker_count_that_is_not_a_positive_int(workers: Any) -> None:
     with pytest.raises(JobManagerInvalidInputError, match="max_workers must be a positive int"):
         JobManager(max_workers=workers)
+
+
+def far_bell() -> QuantumCircuit:
+    """H and CX between qubits 0 and 4: not in fake_manila's instruction set until transpiled."""
+    circuit = QuantumCircuit(5, 2, name="far_bell")
+    circuit.h(0)
+    circuit.cx(0, 4)
+    circuit.measure([0, 4], [0, 1])
+    return circuit
+
+
+def test_transpile_must_be_a_bool(manager: JobManager, aer: FaultyBackend) -> None:
+    assert_refused(manager, aer, "transpile must be True or False, got str", transpile="yes")
+
+
+def test_transpile_needs_a_backend_to_transpile_for(
+    manager: JobManager, sampler: FaultySampler
+) -> None:
+    assert_refused(manager, sampler, "transpile=True needs a backend", transpile=True, shots=10)
+
+
+def test_a_runtime_sampler_refuses_non_isa_circuits_up_front_or_transpiles_them(
+    manager: JobManager,
+) -> None:
+    from qiskit_ibm_runtime import SamplerV2 as RuntimeSamplerV2
+
+    local = RuntimeSamplerV2(mode=FakeManilaV2())
+    with pytest.raises(JobManagerInvalidInputError, match=r"experiment 1 \('far_bell'\)"):
+        manager.run([basis_circuit(1, 5), far_bell()], local, shots=10)
+    assert manager.job_sets() == []
+    job_set = manager.run([basis_circuit(1, 5), far_bell()], local, shots=64, transpile=True)
+    results = job_set.results(timeout=60)
+    assert sum(results.get_counts(1).values()) == 64
+    assert max(results.get_counts(0), key=results.get_counts(0).get) == "00001"
+
+
+def test_transpile_true_on_a_backend_v2_transpiles_each_job(manager: JobManager) -> None:
+    job_set = manager.run([far_bell()], FakeManilaV2(), shots=64, transpile=True, seed_simulator=1)
+    counts = job_set.results(timeout=60).get_counts(0)
+    assert sum(counts.values()) == 64
+    assert set(counts) <= {"00", "01", "10", "11"}

@@ -71,6 +71,8 @@ def _pub_circuit(pub: Any) -> Any:
 class RuntimeAdapter(SamplerAdapter):
     """Submits each chunk as a cloud Sampler job through the real client."""
 
+    can_search = True
+
     def __init__(
         self, backend: Any, *, execution_mode: str | None = None, transpile: bool = False
     ) -> None:
@@ -85,7 +87,7 @@ class RuntimeAdapter(SamplerAdapter):
             self._ibm_backend = backend.backend()
             self._user_mode: Any = backend.mode or self._ibm_backend
             self._options: Any = backend.options
-            self.execution_mode = "the sampler's own"
+            self.execution_mode: str | None = None  # the sampler's own
         else:
             mode = execution_mode or "batch"
             if mode not in EXECUTION_MODES:
@@ -143,8 +145,6 @@ class RuntimeAdapter(SamplerAdapter):
         except Exception as exc:
             logger.info("job %s cannot be looked up on IBM Quantum: %s", job_id, exc)
             return None
-
-    can_search = True
 
     def find_jobs(self, tag: str) -> list[Any]:
         return list(self._ibm_backend.service.jobs(job_tags=[tag], limit=None))
