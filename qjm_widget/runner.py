@@ -18,8 +18,7 @@ from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 
 from .backends import BackendAdapter, describe_exception
-from .backends.base import is_pending_job_limit
-from .backends.ibm_errors import job_is_gone
+from .backends.ibm_errors import is_pending_job_limit, job_is_gone
 from .chunk import ChunkState, ManagedJob
 from .counts import CountsLedger, experiment_counts
 from .events import EventHub, JobSetEvent

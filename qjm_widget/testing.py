@@ -23,7 +23,7 @@ from qiskit.primitives import BaseSamplerV2
 from qiskit.providers import BackendV2, JobError, JobStatus, JobV1, Options
 
 from .backends.backend_v2 import runs_inside_submit, serial_run_lock
-from .backends.base import PENDING_JOB_LIMIT_CODE
+from .backends.ibm_errors import PENDING_JOB_LIMIT_CODE
 
 __all__ = [
     "FaultyBackend",

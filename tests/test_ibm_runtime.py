@@ -13,7 +13,7 @@ from qiskit.providers import JobStatus
 from qiskit_aer import AerSimulator
 from qiskit_ibm_runtime import Batch, SamplerV2
 
-from qjm_widget import ChunkState, JobManager, JobManagerInvalidInputError
+from qjm_widget import ChunkState, JobManager, JobManagerInvalidInputError, RetryPolicy
 from qjm_widget.backends import RuntimeAdapter, describe_exception
 
 SHOTS = 40
@@ -208,3 +208,43 @@ def test_update_tags_reaches_the_jobs_already_sent(
         assert "a" not in tags
         assert {"b", f"qjm_jobset_{job_set.job_set_id()}", "qjm_plan_4_2_40_-"} <= tags
     assert all(c.note is None for c in job_set.managed_jobs())
+
+
+def close_on_ibm(api: RuntimeStandIn, session_id: str) -> None:
+    """Close a session on IBM's side only, as its expiry does: the client still thinks it open."""
+    Batch.from_id(session_id, service=api.service()).close()
+
+
+def test_a_batch_that_ends_on_ibm_mid_set_is_replaced_by_a_new_one(
+    api: RuntimeStandIn, backend: object, manager: JobManager
+) -> None:
+    api.hold()
+    job_set = manager.run(
+        basis_circuits(4), backend, max_experiments_per_job=1, shots=SHOTS, max_concurrent_jobs=1
+    )
+    assert wait_until(lambda: len(jobs_of(api, job_set.job_set_id())) == 1, 20)
+    (first,) = {j.session_id for j in jobs_of(api, job_set.job_set_id())}
+    close_on_ibm(api, first)
+    api.release()
+    results = job_set.results(timeout=90)
+    assert [results.get_counts(i) for i in range(4)] == [{expected_key(i): SHOTS} for i in range(4)]
+    sessions = [j.session_id for j in jobs_of(api, job_set.job_set_id())]
+    assert len(sessions) == 4, "a chunk was submitted twice or not at all"
+    assert sessions.count(first) == 1
+    assert len(set(sessions)) == 2, f"one new batch should carry the rest: {sessions}"
+    assert job_set.managed_jobs()[1].attempts == 2
+
+
+def test_a_users_closed_batch_fails_the_chunks_in_words(
+    api: RuntimeStandIn, backend: object, manager: JobManager
+) -> None:
+    batch = Batch(backend=backend)
+    batch.close()
+    sampler = SamplerV2(mode=batch)
+    job_set = manager.run(
+        basis_circuits(2), sampler, shots=SHOTS, retry_policy=RetryPolicy(attempts=1)
+    )
+    job_set.wait(timeout=60)
+    (chunk,) = job_set.managed_jobs()
+    assert chunk.state is ChunkState.FAILED
+    assert "batch or session the job was sent to is closed" in (chunk.error or ""), chunk.error

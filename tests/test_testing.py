@@ -13,7 +13,7 @@ from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2
 
-from qjm_widget.backends.base import PENDING_JOB_LIMIT_CODE, is_pending_job_limit
+from qjm_widget.backends.ibm_errors import PENDING_JOB_LIMIT_CODE, is_pending_job_limit
 from qjm_widget.testing import (
     FaultyBackend,
     FaultyJob,

@@ -19,8 +19,6 @@ from .status import to_job_status
 
 logger = logging.getLogger(__name__)
 
-PENDING_JOB_LIMIT_CODE = 3458
-
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
@@ -215,21 +213,3 @@ def describe_exception(exc: BaseException) -> str:
         return explained
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def is_pending_job_limit(exc: BaseException) -> bool:
-    """True for IBM's 'too many pending jobs' answer (error code 3458), however it is wrapped."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        for attr in ("code", "error_code", "status_code"):
-            if getattr(current, attr, None) in (
-                PENDING_JOB_LIMIT_CODE,
-                str(PENDING_JOB_LIMIT_CODE),
-            ):
-                return True
-        if str(PENDING_JOB_LIMIT_CODE) in str(current):
-            return True
-        current = current.__cause__ or current.__context__
-    return False

@@ -41,6 +41,10 @@ warnings.filterwarnings(
 )
 
 
+class SessionEnded(RuntimeError):
+    """The batch or session the job manager opened for a set ended before the set did."""
+
+
 def _runtime() -> Any:
     """qiskit_ibm_runtime, if the user's objects come from it (it is never imported for them)."""
     return sys.modules.get("qiskit_ibm_runtime")
@@ -167,10 +171,30 @@ class RuntimeAdapter(SamplerAdapter):
     ) -> Any:
         runtime = _runtime()
         options = copy.deepcopy(self._options) if self._options is not None else None
-        sampler = runtime.SamplerV2(mode=self._mode(), options=options)
+        mode = self._mode()
+        sampler = runtime.SamplerV2(mode=mode, options=options)
         sampler.options.environment.job_tags = list(tags)
         pubs = [(circuit,) for circuit in self.prepare(circuits)]
-        return sampler.run(pubs, shots=shots)
+        try:
+            return sampler.run(pubs, shots=shots)
+        except Exception as exc:
+            if "session" not in str(exc).lower() or not self._forget(mode):
+                raise
+            # Not the 4xx it came as: another try, in a new batch, will do.
+            raise SessionEnded(
+                f"the {self.execution_mode} this job was sent to has ended on IBM Quantum "
+                f"({exc}); the next try opens a new one"
+            ) from None
+
+    def _forget(self, mode: Any) -> bool:
+        """Drop our batch or session if IBM closed it or it expired (they last hours; a set
+        may last longer), so that the next submission opens a new one; False if not ours."""
+        if self._user_mode is not None or mode is self._ibm_backend:
+            return False
+        with self._mode_lock:
+            if self._opened is mode:  # not yet replaced by another failed submission
+                self._opened = None
+        return True
 
     def _mode(self) -> Any:
         """Where the next job goes: the user's mode, our Batch / Session, or the backend."""
