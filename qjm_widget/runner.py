@@ -81,6 +81,8 @@ class ChunkRunner:
         self._next_poll = 0.0
         self._limit_until = 0.0
         self._limit_waits = 0
+        self._limit_waiting: set[int] = set()
+        """Chunks waiting because the backend's pending-job limit was reached."""
 
     # Hooks the public class fills in.
     def _job_name(self, chunk: ManagedJob) -> str:
@@ -98,6 +100,9 @@ class ChunkRunner:
         self._submitting.discard(index)
         self._in_flight.discard(index)
         self._waiting.pop(index, None)
+        self._limit_waiting.discard(index)
+        if old.in_flight and state.is_final and self._limit_waiting:
+            self._limit_freed()
         if state is ChunkState.PENDING:
             self._pending.appendleft(index)
         elif state is ChunkState.SUBMITTING:
@@ -118,6 +123,14 @@ class ChunkRunner:
     def _announce(self, chunk: ManagedJob) -> None:
         self._events.post(JobSetEvent("chunk", self._id, chunk.index, chunk.state.value))
         self._changed.notify_all()
+
+    def _limit_freed(self) -> None:
+        """One of our jobs ended, so the backend counts one pending job less: the chunks that
+        wait for the pending-job limit go now instead of at the end of their back-off."""
+        self._limit_until = 0.0
+        for index in self._limit_waiting:
+            self._waiting[index] = 0.0
+        self._scheduler.wake()
 
     def _wait_then_resubmit(self, chunk: ManagedJob, delay: float, note: str) -> None:
         self._move(chunk, ChunkState.WAITING)
@@ -225,9 +238,10 @@ class ChunkRunner:
             self._wait_then_resubmit(
                 chunk,
                 delay,
-                f"the backend's pending-job limit is reached (error 3458); "
-                f"resubmitting in {delay:.0f} s",
+                f"the backend's pending-job limit is reached (error 3458); resubmitting in "
+                f"{delay:.0f} s, or as soon as one of this set's jobs ends",
             )
+            self._limit_waiting.add(chunk.index)
             return
         failures = self._failures.get(chunk.index, 0) + 1
         self._failures[chunk.index] = failures

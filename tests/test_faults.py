@@ -246,7 +246,9 @@ def test_pending_job_limit_waits_and_resubmits_without_spending_attempts(
     name: str, manager: JobManager
 ) -> None:
     case = BackendCase(name)
-    backend = wrap(case.backend, pending_limit=1)
+    # The other chunk's job stays queued a while: the refused one waits at least that long,
+    # since it goes again as soon as a job of the set ends.
+    backend = wrap(case.backend, pending_limit=1, hold_queued=0.5)
     job_set = start(manager, backend, case.circuits(4), 2, retry_policy=ONCE)
     assert wait_until(lambda: ChunkState.WAITING in states(job_set))
     (waiting,) = [c for c in job_set.managed_jobs() if c.state is ChunkState.WAITING]

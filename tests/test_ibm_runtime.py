@@ -13,7 +13,7 @@ from qiskit.providers import JobStatus
 from qiskit_aer import AerSimulator
 from qiskit_ibm_runtime import Batch, SamplerV2
 
-from qjm_widget import ChunkState, JobManager, JobManagerInvalidInputError, RetryPolicy
+from qjm_widget import ChunkState, JobManager, JobManagerInvalidInputError, RetryPolicy, runner
 from qjm_widget.backends import RuntimeAdapter, describe_exception
 
 SHOTS = 40
@@ -248,3 +248,27 @@ def test_a_users_closed_batch_fails_the_chunks_in_words(
     (chunk,) = job_set.managed_jobs()
     assert chunk.state is ChunkState.FAILED
     assert "batch or session the job was sent to is closed" in (chunk.error or ""), chunk.error
+
+
+def test_chunks_held_back_by_the_pending_job_limit_go_as_soon_as_one_of_the_sets_jobs_ends(
+    api: RuntimeStandIn, backend: object, manager: JobManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A back-off far longer than the whole set takes: only a freed slot can explain an early end.
+    monkeypatch.setattr(runner, "_LIMIT_DELAY", (60.0, 60.0))
+    api.max_pending = 1
+    api.hold()  # the first job stays queued, so the others meet the limit
+
+    def refused() -> list[object]:
+        return [r for r in api.requests if r.method == "POST" and r.status == 409]
+
+    try:
+        job_set = manager.run(basis_circuits(3), backend, max_experiments_per_job=1, shots=SHOTS)
+        assert wait_until(lambda: len(refused()) >= 2, 20), "no 3458 answer came"
+        api.release()
+        job_set.wait(timeout=40)  # a 60 s back-off would time this out
+    finally:
+        api.max_pending = None
+        api.release()
+    results = job_set.results()
+    assert [results.get_counts(i) for i in range(3)] == [{expected_key(i): SHOTS} for i in range(3)]
+    assert [c.attempts for c in job_set.managed_jobs()] == [1, 1, 1]
