@@ -60,8 +60,10 @@ class RetryPolicy:
         return float(min(self.max_delay, self.initial_delay * self.factor ** max(0, failures - 1)))
 
     def should_retry(self, exc: BaseException, failures: int) -> bool:
-        if failures >= self.attempts:
-            return False
+        return failures < self.attempts and self.is_transient(exc)
+
+    def is_transient(self, exc: BaseException) -> bool:
+        """Whether ``retry_on`` calls ``exc`` worth another try, whatever the budget."""
         try:
             return bool(self.retry_on(exc))
         except Exception:

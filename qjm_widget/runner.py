@@ -343,14 +343,22 @@ class ChunkRunner:
     def _apply_read_failure(
         self, chunk: ManagedJob, exc: Exception, job_status: JobStatus | None
     ) -> bool:
-        """A job's status (``job_status`` None) or its results could not be read: try again
-        within the retry policy's budget, then leave the chunk FAILED for a manual retry."""
+        """A job's status (``job_status`` None) or its results could not be read.
+
+        Results are tried again within the retry policy's budget, then the chunk is left FAILED
+        for a manual retry. A status read that failed for a transient reason (a rate limit, the
+        service down for a while) is tried again for as long as it takes, backing off: the job
+        still runs there, and giving up on it would only make a retry pay for it twice.
+        """
         chunk.job_status = job_status
         failures = self._failures.get(chunk.index, 0) + 1
         self._failures[chunk.index] = failures
-        what = "status could not be read" if job_status is None else "could not fetch results"
+        reading_status = job_status is None
+        what = "status could not be read" if reading_status else "could not fetch results"
         message = f"{what}: {describe_exception(exc)}"
-        if self._policy.should_retry(exc, failures):
+        if (reading_status and self._policy.is_transient(exc)) or self._policy.should_retry(
+            exc, failures
+        ):
             delay = self._policy.delay(failures)
             self._fetch_after[chunk.index] = time.monotonic() + delay
             chunk.note = f"{message}; trying again in {delay:.1f} s"

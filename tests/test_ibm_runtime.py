@@ -272,3 +272,21 @@ def test_chunks_held_back_by_the_pending_job_limit_go_as_soon_as_one_of_the_sets
     results = job_set.results()
     assert [results.get_counts(i) for i in range(3)] == [{expected_key(i): SHOTS} for i in range(3)]
     assert [c.attempts for c in job_set.managed_jobs()] == [1, 1, 1]
+
+
+def test_a_rate_limited_status_read_is_tried_again_beyond_the_retry_budget(
+    api: RuntimeStandIn, backend: object, manager: JobManager
+) -> None:
+    # 429 is not retried by the client; the job still runs, so the manager keeps asking.
+    api.faults.http_error(status=429, count=3, method="GET", path_contains="/jobs/")
+    job_set = manager.run(
+        basis_circuits(2),
+        backend,
+        shots=SHOTS,
+        retry_policy=RetryPolicy(attempts=1, initial_delay=0.05, max_delay=0.2),
+    )
+    results = job_set.results(timeout=60)
+    assert [results.get_counts(i) for i in range(2)] == [{expected_key(i): SHOTS} for i in range(2)]
+    throttled = [r for r in api.requests if r.status == 429]
+    assert len(throttled) == 3, throttled
+    assert [c.attempts for c in job_set.managed_jobs()] == [1]

@@ -108,6 +108,8 @@ def explain_ibm_error(exc: BaseException) -> str | None:
         )
     if "QiskitBackendNotFoundError" in names or (status == 404 and "backend" in str(exc).lower()):
         return f"IBM Quantum does not know this backend (HTTP {status or 404}): {exc}"
+    if status == 429:
+        return f"IBM Quantum is limiting the rate of requests (HTTP 429): {exc}"
     if status is not None and status >= 500:
         return f"IBM Quantum had a server error (HTTP {status}); it is usually brief: {exc}"
     if _unreachable(exc):
