@@ -147,9 +147,8 @@ class ManagedJobSet(ChunkRunner):
             self._events.post(self._set_event())
             result = list(self._tags)
             # Jobs already sent carry the old tags: update them on the backend, off this thread.
-            sent = [c for c in self._chunks if c.job is not None]
-            if not self._adapter.capabilities.takes_tags:
-                sent = []
+            keeps_tags = self._adapter.capabilities.takes_tags
+            sent = [c for c in self._chunks if c.job is not None] if keeps_tags else []
             for chunk in sent:
                 self._scheduler.submit(self._task(partial(self._push_tags, chunk, chunk.job)))
         self._events.flush()
