@@ -6,8 +6,12 @@ the kernel's with ``comm.create_comm = RecordingComm``.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,3 +58,26 @@ def decode_delta(raw: bytes) -> tuple[int, dict[int, int]]:
     seq = int.from_bytes(raw[:4], "little")
     entries = {int.from_bytes(raw[i : i + 4], "little"): raw[i + 4] for i in range(4, len(raw), 5)}
     return seq, entries
+
+
+@contextmanager
+def kernel_event_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """An event loop in its own thread, as the kernel's runs beside the job manager's."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="kernel-loop", daemon=True)
+    thread.start()
+    try:
+        yield loop
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+
+
+def on_loop(loop: asyncio.AbstractEventLoop, fn: Callable[[], Any]) -> Any:
+    """Run ``fn`` on the loop, as the kernel runs a cell or handles a message from the view."""
+
+    async def call() -> Any:
+        return fn()
+
+    return asyncio.run_coroutine_threadsafe(call(), loop).result(10)

@@ -18,7 +18,7 @@ from typing import Any
 
 import comm
 import pytest
-from comm_recorder import RecordingComm
+from comm_recorder import RecordingComm, kernel_event_loop, on_loop
 from conftest import basis_circuits, expected_key, qjm_threads, wait_until
 from ibm_standin import JobView, RuntimeStandIn
 
@@ -66,23 +66,8 @@ def backend(api: RuntimeStandIn) -> Any:
 
 @pytest.fixture
 def kernel_loop() -> Iterator[asyncio.AbstractEventLoop]:
-    """An event loop in its own thread, as the kernel's runs beside the job manager's."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="kernel-loop", daemon=True)
-    thread.start()
-    yield loop
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
-    loop.close()
-
-
-def on_loop(loop: asyncio.AbstractEventLoop, fn: Callable[[], Any]) -> Any:
-    """Run ``fn`` on the loop, as the kernel runs a cell or a comm message."""
-
-    async def call() -> Any:
-        return fn()
-
-    return asyncio.run_coroutine_threadsafe(call(), loop).result(10)
+    with kernel_event_loop() as loop:
+        yield loop
 
 
 # -- helpers ------------------------------------------------------------------------------

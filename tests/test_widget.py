@@ -12,13 +12,12 @@ import itertools
 import logging
 import pathlib
 import re
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import comm
 import pytest
-from comm_recorder import RecordingComm, decode_delta
+from comm_recorder import RecordingComm, decode_delta, kernel_event_loop, on_loop
 from conftest import basis_circuits, expected_key, wait_until
 from qiskit_aer import AerSimulator
 
@@ -34,23 +33,8 @@ def recording_comm(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def kernel_loop() -> Iterator[asyncio.AbstractEventLoop]:
-    """An event loop in its own thread, as the kernel's runs beside the job manager's."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="kernel-loop", daemon=True)
-    thread.start()
-    yield loop
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
-    loop.close()
-
-
-def on_loop(loop: asyncio.AbstractEventLoop, fn: Any) -> Any:
-    """Run ``fn`` on the loop, as a comm message from the view would be handled."""
-
-    async def call() -> Any:
-        return fn()
-
-    return asyncio.run_coroutine_threadsafe(call(), loop).result(10)
+    with kernel_event_loop() as loop:
+        yield loop
 
 
 def send(widget: JobSetWidget, content: Any) -> None:
