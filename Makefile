@@ -12,7 +12,8 @@ JS_SOURCES := $(wildcard js/*.ts js/*.css)
 BUNDLE := qjm_widget/static/widget.js
 # qiskit 1.4 + qiskit-ibm-provider 0.11 (which imports only on qiskit 1.x): a venv of its own,
 # pinned in tests/qiskit1/requirements.txt. qjm_widget comes from the work tree through
-# PYTHONPATH, not pip: an install would run the npm build, which the core does not need.
+# PYTHONPATH, not pip: an install would run the npm build again; the widget's bundle
+# (qjm_widget/static) is built once for both venvs.
 VENV1 := .venv-qiskit1
 BIN1 := $(VENV1)/bin
 STAMP1 := $(VENV1)/.installed-stamp
@@ -74,7 +75,7 @@ test-python: install $(CHROMIUM)
 	$(BIN)/python -m pytest
 
 # --confcutdir keeps tests/conftest.py (qiskit 2.x and qiskit-ibm-runtime) out of this suite.
-test-qiskit1: $(STAMP1)
+test-qiskit1: $(STAMP1) $(BUNDLE)
 	PYTHONPATH=$(CURDIR) $(BIN1)/python -m pytest tests/qiskit1 --confcutdir=tests/qiskit1
 
 test: lint typecheck test-js test-python test-qiskit1

@@ -123,6 +123,7 @@ class JobSetWidget(anywidget.AnyWidget):
         chunks = job_set.managed_jobs()
         self._codes = bytearray(chunk_code(c) for c in chunks)
         self._seq = 0
+        self._snapshot_seq = 0
         super().__init__(
             job_set_id=job_set.job_set_id(),
             backend_name=job_set.backend_name,
@@ -209,11 +210,13 @@ class JobSetWidget(anywidget.AnyWidget):
     def _write_finished(self) -> None:
         # Final by the codes sent so far, not by the job set: its last events may be in flight.
         finished = min(self._codes, default=FINAL_CODE) >= FINAL_CODE
-        if finished and not self.finished_at:
-            self.finished_at = self._job_set.last_finished_at or time.time()
-            self._send_snapshot()  # so saved widget state and new views start from the end
-        elif not finished:
+        if not finished:
             self.finished_at = 0.0
+        elif not self.finished_at or self._snapshot_seq != self._seq:
+            # Final for the first time, or again after a retry (which may have gone from error
+            # to done between two updates): saved widget state and new views start from here.
+            self.finished_at = self._job_set.last_finished_at or time.time()
+            self._send_snapshot()
 
     def _write_errors(self, chunks: list[ManagedJob]) -> None:
         self._failed = {i for i, code in enumerate(self._codes) if code in FAILED_CODES}
@@ -242,6 +245,7 @@ class JobSetWidget(anywidget.AnyWidget):
         }
 
     def _send_snapshot(self) -> None:
+        self._snapshot_seq = self._seq
         snapshot = pack_states(self._seq, self._codes)
         if snapshot == self.states:
             self.send_state("states")  # unchanged, so assigning would send nothing; a view asked

@@ -207,6 +207,25 @@ def test_the_final_snapshot_holds_the_end_state_for_saved_views(manager: JobMana
     assert "experiment 2" in widget.errors[0]["error"]
 
 
+def test_the_snapshot_is_written_again_when_a_retry_ends_the_set_again(
+    manager: JobManager, kernel_loop: asyncio.AbstractEventLoop
+) -> None:
+    backend = FaultyBackend(
+        AerSimulator(), error_jobs=1, error_when=lambda cs: cs[0].name == "basis_2"
+    )
+    job_set = manager.run(basis_circuits(6), backend, max_experiments_per_job=2, shots=10)
+    # A long update interval: the retry goes from error to done between two updates.
+    widget = on_loop(kernel_loop, lambda: JobSetWidget(job_set, loop=kernel_loop, min_interval=1.0))
+    job_set.wait(timeout=30)
+    done, error = STATE_CODES[ChunkState.DONE], STATE_CODES[ChunkState.ERROR]
+    assert wait_until(lambda: widget.states[4:] == bytes([done, error, done]), 5), widget.states
+    job_set.retry(1)
+    job_set.wait(timeout=30)
+    assert wait_until(lambda: widget.states[4:] == bytes([done] * 3), 5), widget.states
+    assert widget.errors == []
+    on_loop(kernel_loop, widget.close)
+
+
 def test_two_widgets_on_one_set_stay_in_step(manager: JobManager) -> None:
     job_set = manager.run(
         basis_circuits(6),
