@@ -32,14 +32,16 @@ def main() -> None:
                 circuit.x(qubit)
         circuit.measure(range(3), range(3))
         circuits.append(circuit)
-    job_set = JobManager(store=store).run(
-        circuits, backend, max_experiments_per_job=per_job, shots=shots
-    )
+    manager = JobManager(store=store)
+    job_set = manager.run(circuits, backend, max_experiments_per_job=per_job, shots=shots)
     print(job_set.job_set_id(), flush=True)
-    while not all(chunk.job_id for chunk in job_set.managed_jobs()):
+    # Print once the store (what a new process reads) has every chunk's job id.
+    stored_ids: list[str | None] = []
+    while not stored_ids or not all(stored_ids):
         time.sleep(0.01)
-    time.sleep(0.2)  # the store has the job ids once the chunk events are delivered
-    print(" ".join(str(chunk.job_id) for chunk in job_set.managed_jobs()), flush=True)
+        stored = manager.store.load(job_set.job_set_id()) if manager.store else None
+        stored_ids = [chunk.job_id for chunk in stored.chunks] if stored else []
+    print(" ".join(str(job_id) for job_id in stored_ids), flush=True)
     while True:
         time.sleep(1)
 
