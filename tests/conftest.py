@@ -1,12 +1,12 @@
-"""Shared fixtures: basis-state circuits and the six real backends the job manager supports."""
+"""Shared fixtures: the six real backends the job manager supports, and a manager per test.
+The basis-state circuits and waiting helpers live in support.py (the qiskit 1.4 suite uses them
+too) and are re-exported here."""
 
 from __future__ import annotations
 
 import os
 import pathlib
 import tempfile
-import threading
-import time
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -18,30 +18,26 @@ from qiskit.providers.basic_provider import BasicSimulator
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2
+from support import (  # re-exported: tests import them from conftest
+    NUM_QUBITS,
+    basis_circuit,
+    basis_circuits,
+    expected_key,
+    qjm_threads,
+    wait_until,
+)
 
 from qjm_widget import JobManager
 from qjm_widget.store import STORE_ENV_VAR
 
-NUM_QUBITS = 3
-
-
-def basis_circuit(index: int, num_qubits: int = NUM_QUBITS) -> QuantumCircuit:
-    """Prepare |index mod 2**n> and measure every qubit: each shot reads that bitstring."""
-    value = index % (2**num_qubits)
-    circuit = QuantumCircuit(num_qubits, num_qubits, name=f"basis_{index}")
-    for qubit in range(num_qubits):
-        if value >> qubit & 1:
-            circuit.x(qubit)
-    circuit.measure(range(num_qubits), range(num_qubits))
-    return circuit
-
-
-def expected_key(index: int, num_qubits: int = NUM_QUBITS) -> str:
-    return format(index % (2**num_qubits), f"0{num_qubits}b")
-
-
-def basis_circuits(count: int, num_qubits: int = NUM_QUBITS) -> list[QuantumCircuit]:
-    return [basis_circuit(i, num_qubits) for i in range(count)]
+__all__ = [
+    "NUM_QUBITS",
+    "basis_circuit",
+    "basis_circuits",
+    "expected_key",
+    "qjm_threads",
+    "wait_until",
+]
 
 
 def _runtime_sampler() -> Any:
@@ -96,19 +92,6 @@ class BackendCase:
 @pytest.fixture(params=list(BACKENDS))
 def case(request: pytest.FixtureRequest) -> BackendCase:
     return BackendCase(request.param)
-
-
-def qjm_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("qjm")]
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
 
 # Tests, and the kernels and servers they start, never write to the user's own store.

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
+from conftest import NUM_QUBITS, basis_circuit, expected_key, wait_until
+from ibm_standin import PENDING_LIMIT_CODE, RuntimeStandIn
 from qiskit import QuantumCircuit, transpile
 from qiskit_ibm_runtime import Batch, SamplerV2, Session
 from qiskit_ibm_runtime.accounts.exceptions import InvalidAccountError
@@ -22,37 +24,12 @@ from qiskit_ibm_runtime.exceptions import (
     RuntimeJobNotFound,
 )
 
-from tests.ibm_standin import PENDING_LIMIT_CODE, RuntimeStandIn
-
-NUM_QUBITS = 3
 SHOTS = 64
-
-
-def basis_circuit(index: int) -> QuantumCircuit:
-    """Prepare |index> with X gates and measure every qubit: each shot reads that bitstring."""
-    circuit = QuantumCircuit(NUM_QUBITS, NUM_QUBITS, name=f"basis_{index}")
-    for qubit in range(NUM_QUBITS):
-        if index >> qubit & 1:
-            circuit.x(qubit)
-    circuit.measure(range(NUM_QUBITS), range(NUM_QUBITS))
-    return circuit
-
-
-def bitstring(index: int) -> str:
-    return format(index, f"0{NUM_QUBITS}b")
 
 
 def isa_circuits(backend: object, count: int) -> list[QuantumCircuit]:
     circuits = [basis_circuit(i) for i in range(count)]
     return list(transpile(circuits, backend=backend, seed_transpiler=7))
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
-        time.sleep(0.02)
 
 
 def standin_threads() -> list[str]:
@@ -97,7 +74,7 @@ def test_noiseless_sampler_job_gives_exact_counts_per_pub(api: RuntimeStandIn) -
     assert len(result) == len(circuits)
     for index, pub_result in enumerate(result):
         counts = pub_result.data.c.get_counts()
-        assert counts == {bitstring(index): SHOTS}, f"pub {index} read {counts}"
+        assert counts == {expected_key(index): SHOTS}, f"pub {index} read {counts}"
         assert pub_result.join_data().get_counts() == counts
     stored = api.jobs[job.job_id()]
     assert (stored.status, stored.num_pubs, stored.backend) == ("COMPLETED", 8, "fake_manila")
@@ -112,7 +89,7 @@ def test_noisy_sampler_job_reads_mostly_the_prepared_state() -> None:
     for index, pub_result in enumerate(result):
         counts = pub_result.data.c.get_counts()
         assert sum(counts.values()) == 200
-        assert max(counts, key=counts.__getitem__) == bitstring(index), f"pub {index}: {counts}"
+        assert max(counts, key=counts.__getitem__) == expected_key(index), f"pub {index}: {counts}"
 
 
 def test_tags_are_sent_listed_and_updated(api: RuntimeStandIn) -> None:
@@ -299,4 +276,4 @@ def test_deleted_job_is_not_found(api: RuntimeStandIn) -> None:
     with pytest.raises(RuntimeJobNotFound):
         service.job(job.job_id())
     assert ("GET", f"/api/v1/jobs/{job.job_id()}", 404) in api.requests
-    wait_until(lambda: job.job_id() not in api.jobs, what="the job to disappear")
+    assert wait_until(lambda: job.job_id() not in api.jobs), "the job did not disappear"

@@ -12,22 +12,39 @@ import os
 import pathlib
 import sys
 import tempfile
-import threading
-import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from qiskit import QuantumCircuit
 
 from qjm_widget import JobManager, ManagedJobSet
 from qjm_widget.backends import backend_v2
 from qjm_widget.store import STORE_ENV_VAR
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "ibm_standin"))
+TESTS = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TESTS / "ibm_standin"))
+sys.path.insert(0, str(TESTS))  # support.py, comm_recorder.py: qiskit-version-agnostic helpers
 
-NUM_QUBITS = 3
+from support import (  # noqa: E402  (re-exported to the tests of this suite)
+    NUM_QUBITS,
+    basis_circuit,
+    basis_circuits,
+    expected_key,
+    qjm_threads,
+    wait_until,
+)
+
+__all__ = [
+    "NUM_QUBITS",
+    "assert_exact",
+    "basis_circuit",
+    "basis_circuits",
+    "expected_key",
+    "qjm_threads",
+    "wait_until",
+]
+
 # Tests never write to the user's own store.
 os.environ[STORE_ENV_VAR] = os.path.join(tempfile.mkdtemp(prefix="qjm-q1-store-"), "s.sqlite3")
 
@@ -41,44 +58,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("filterwarnings", line)
 
 
-def basis_circuit(index: int, num_qubits: int = NUM_QUBITS) -> QuantumCircuit:
-    """Prepare |index mod 2**n> and measure every qubit: each shot reads that bitstring."""
-    value = index % (2**num_qubits)
-    circuit = QuantumCircuit(num_qubits, num_qubits, name=f"basis_{index}")
-    for qubit in range(num_qubits):
-        if value >> qubit & 1:
-            circuit.x(qubit)
-    circuit.measure(range(num_qubits), range(num_qubits))
-    return circuit
-
-
-def basis_circuits(count: int, num_qubits: int = NUM_QUBITS) -> list[QuantumCircuit]:
-    return [basis_circuit(i, num_qubits) for i in range(count)]
-
-
-def expected_key(index: int, num_qubits: int = NUM_QUBITS) -> str:
-    return format(index % (2**num_qubits), f"0{num_qubits}b")
-
-
 def assert_exact(job_set: ManagedJobSet, num: int, shots: int) -> None:
     """Every experiment read its basis state on every shot, counted once."""
     merged = job_set.counts()
     expected = [{expected_key(i): shots} for i in range(num)]
     assert merged.per_experiment == expected, job_set.report()
     assert sum(merged.aggregate.values()) == num * shots, job_set.report()
-
-
-def qjm_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("qjm")]
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
 
 @pytest.fixture(autouse=True)
