@@ -1,11 +1,14 @@
-"""Fault injection for the IBM Quantum runtime stand-in (qiskit-ibm-runtime 0.51.0 client).
+"""Fault injection for the IBM Quantum stand-ins: the runtime API (qiskit-ibm-runtime 0.51.0)
+and the one qiskit-ibm-provider 0.11.0 uses, which retries the same way. Standard library only,
+so that both venvs import it.
 
 Stands in for the ways the real service misbehaves: the pending-job limit (error code 3458),
 5xx bursts from the gateway, connections dropped without an answer, and jobs that fail on the
 device. Every rule is counted: it fires for the next ``count`` matching events, then disappears.
 
-HTTP rules (``http_error``, ``drop_connection``, ``pending_limit``) apply to the runtime API only
-(paths under ``/api/v1``), never to the IAM token or instance-lookup endpoints.
+HTTP rules (``http_error``, ``drop_connection``, ``pending_limit``) apply to the jobs API only
+(paths under ``prefix``: ``/api/v1`` for the runtime, ``/runtime/`` for the provider), never to
+logging in (IAM token, instance lookup, the provider's login).
 
 What the 0.51 client does about them (its ``RetrySession``: urllib3 ``Retry(total=5, connect=3,
 backoff_factor=0.5)`` with status_forcelist 500/502/503/504/520/521/522/524, POST included):
@@ -61,14 +64,15 @@ class JobFailure:
 class Faults:
     """Counted fault rules, safe to change from the test thread while the server runs."""
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str = RUNTIME_PREFIX) -> None:
+        self._prefix = prefix
         self._lock = threading.Lock()
         self._http: list[_HttpRule] = []
         self._pending_limit = 0
         self._job_failures: list[JobFailure] = []
 
     def pending_limit(self, count: int = 1) -> None:
-        """The next ``count`` POST /jobs answer 409 with IBM error code 3458 (no job is made)."""
+        """The next ``count`` job submissions answer IBM error code 3458 (no job is made)."""
         self._check_count(count)
         with self._lock:
             self._pending_limit += count
@@ -116,7 +120,7 @@ class Faults:
 
     def take_http(self, method: str, path: str) -> HttpFault | None:
         """Consume and return the first rule matching this request, if any."""
-        if not path.startswith(RUNTIME_PREFIX):
+        if not path.startswith(self._prefix):
             return None
         with self._lock:
             for rule in self._http:

@@ -29,9 +29,11 @@ from urllib.parse import parse_qs, urlsplit
 import qiskit.providers.fake_provider.backends_v1.fake_5q as _fake_5q
 
 try:  # as tests.ibm_standin.provider_api, or with tests/ibm_standin on sys.path
-    from .provider_jobs import PENDING_LIMIT_MESSAGE, Faults, JobBook, JobInfo
+    from .faults import Faults
+    from .provider_jobs import PENDING_LIMIT_MESSAGE, JobBook, JobInfo
 except ImportError:
-    from provider_jobs import PENDING_LIMIT_MESSAGE, Faults, JobBook, JobInfo  # type: ignore[no-redef]
+    from faults import Faults  # type: ignore[no-redef]
+    from provider_jobs import PENDING_LIMIT_MESSAGE, JobBook, JobInfo  # type: ignore[no-redef]
 
 HGP = ("ibm-q", "open", "main")
 TOKEN = "stand-in-api-token"
@@ -73,7 +75,7 @@ class ProviderStandIn:
         self.configuration, self.properties = _device_files(backend_name)
         if noise_model == "device":
             noise_model = _device_noise(self.properties)
-        self.faults = Faults()
+        self.faults = Faults(prefix="/runtime/")
         self._book = JobBook(self.faults, noise_model)
         self._lock = threading.Lock()
         self._access_tokens: set[str] = set()
@@ -203,17 +205,18 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         submit = method == "POST" and path == "/runtime/jobs"
-        fault = self.api.faults.take(method, path, submit=submit)
-        if fault is not None and fault.kind == "drop":
+        faults = self.api.faults
+        fault = faults.take_http(method, path)
+        if fault is not None and fault.drop:
             self.api._log(method, path, 0)
             self.close_connection = True
-            return
-        if fault is not None and fault.kind == "limit":
-            self._error(fault.status, PENDING_JOB_LIMIT, PENDING_LIMIT_MESSAGE, method, path)
             return
         if fault is not None:
             message = f"Service unavailable (injected HTTP {fault.status})"
             self._error(fault.status, fault.status, message, method, path)
+            return
+        if submit and faults.take_pending_limit():
+            self._error(429, PENDING_JOB_LIMIT, PENDING_LIMIT_MESSAGE, method, path)
             return
         try:
             status, answer = self._route(method, path, query, body)

@@ -14,6 +14,11 @@ from typing import Any
 from qiskit_aer import AerSimulator
 from qiskit_ibm_provider.utils.json import RuntimeDecoder, RuntimeEncoder
 
+try:  # as tests.ibm_standin.provider_jobs, or with tests/ibm_standin on sys.path
+    from .faults import Faults
+except ImportError:
+    from faults import Faults  # type: ignore[no-redef]
+
 # The runtime API's spelling; the provider upper-cases it into its ApiJobStatus.
 QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED = (
     "Queued",
@@ -76,86 +81,6 @@ class StandInJob:
         if with_params:
             data["params"] = self.params
         return data
-
-
-@dataclass
-class _Rule:
-    kind: str
-    count: int
-    status: int = 0
-    method: str | None = None
-    path_contains: str | None = None
-
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method is None or self.method.upper() == method) and (
-            self.path_contains is None or self.path_contains in path
-        )
-
-
-class Faults:
-    """Faults armed by a test; each fires on the next ``count`` matching requests.
-
-    HTTP faults apply to the runtime API only (paths under ``/runtime``), never to login. What
-    the provider 0.11 client does about them (its RetrySession: urllib3 ``Retry(total=5,
-    connect=3, backoff_factor=0.5)``, 500/502/503/504/520 retried for every method, POST
-    included): a 5xx burst is retried with waits of 0, 1, 2, 4, 8 s, so up to 5 are survived;
-    a dropped connection is retried for GET, PUT and DELETE but reaches the caller on POST (a
-    drop happens before the stand-in acts, so a dropped submit created no job); 4xx, 3458
-    included, are never retried by the client.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._rules: list[_Rule] = []
-        self._job_failures: deque[str] = deque()
-
-    def pending_limit(self, n: int = 1) -> None:
-        """The next ``n`` job submissions answer IBM's pending-job limit (error code 3458)."""
-        self._add(_Rule("limit", n, 429, "POST", None))
-
-    def http_error(
-        self,
-        status: int = 503,
-        count: int = 1,
-        method: str | None = None,
-        path_contains: str | None = None,
-    ) -> None:
-        """The next ``count`` matching requests answer ``status`` with an IBM error body."""
-        self._add(_Rule("http", count, status, method, path_contains))
-
-    def drop_connection(
-        self, count: int = 1, method: str | None = None, path_contains: str | None = None
-    ) -> None:
-        """The next ``count`` matching requests are read, then the socket closes unanswered."""
-        self._add(_Rule("drop", count, 0, method, path_contains))
-
-    def fail_job(self, count: int = 1, reason: str = "the stand-in failed this job") -> None:
-        """The next ``count`` jobs to run end in ERROR (API status Failed) with ``reason``."""
-        with self._lock:
-            self._job_failures.extend([reason] * count)
-
-    def _add(self, rule: _Rule) -> None:
-        with self._lock:
-            self._rules.append(rule)
-
-    def take(self, method: str, path: str, *, submit: bool) -> _Rule | None:
-        """The fault for this request, if one is armed (and count it as spent)."""
-        if not path.startswith("/runtime/"):
-            return None
-        with self._lock:
-            for rule in self._rules:
-                if rule.kind == "limit" and not submit:
-                    continue
-                if rule.matches(method, path):
-                    rule.count -= 1
-                    if rule.count <= 0:
-                        self._rules.remove(rule)
-                    return rule
-        return None
-
-    def take_job_failure(self) -> str | None:
-        with self._lock:
-            return self._job_failures.popleft() if self._job_failures else None
 
 
 class JobBook:
@@ -275,7 +200,8 @@ class JobBook:
     def _work(self) -> None:
         simulator = AerSimulator(noise_model=self._noise_model)
         while (job := self._next()) is not None:
-            reason = self._faults.take_job_failure()
+            failure = self._faults.take_job_failure()
+            reason = failure.reason if failure else None
             try:
                 result = None if reason else _execute(simulator, job)
             except Exception as exc:  # the job fails, as a real one would; the worker goes on
