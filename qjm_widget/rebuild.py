@@ -32,8 +32,12 @@ def rebuild(job_set_id: str, adapter: BackendAdapter, scheduler: Scheduler) -> M
     jobs = adapter.find_jobs(tag)
     if not jobs:
         return None
-    tagged = [(job, adapter.job_tags(job)) for job in jobs]
-    plan = next((p for _, tags in tagged if (p := plan_from(tags)) is not None), None)
+    # Oldest first; each job's creation date and tags read once (a client may fetch them).
+    tagged = sorted(
+        ((adapter.job_created(job), job, adapter.job_tags(job)) for job in jobs),
+        key=lambda entry: entry[0],
+    )
+    plan = next((p for _, _, tags in tagged if (p := plan_from(tags)) is not None), None)
     if plan is None:
         raise JobManagerInvalidStateError(
             f"the jobs tagged {tag} on {adapter.name} do not say how the set was cut (no "
@@ -41,7 +45,7 @@ def rebuild(job_set_id: str, adapter: BackendAdapter, scheduler: Scheduler) -> M
         )
     chunks = plan.chunks()
     latest: dict[int, Any] = {}
-    for job, tags in sorted(tagged, key=lambda pair: adapter.job_created(pair[0])):
+    for _, job, tags in tagged:
         index = chunk_index(tags)
         if index is None or index >= len(chunks):
             logger.warning("job %s tagged %s names no chunk of the set", adapter.job_id(job), tag)
@@ -61,9 +65,8 @@ def rebuild(job_set_id: str, adapter: BackendAdapter, scheduler: Scheduler) -> M
             _attach(chunk, job, adapter)
         else:
             _lose(chunk, tag, adapter, chunk.index in unknown)
-    newest_tags = max(tagged, key=lambda pair: adapter.job_created(pair[0]))[1]
+    created, newest_tags = tagged[0][0], tagged[-1][2]
     user_tags = [t for t in newest_tags if not is_ours(t)]
-    created = min(adapter.job_created(job) for job in jobs)
     return ManagedJobSet(
         job_set_id=job_set_id,
         name=name_from(newest_tags) or job_set_id,
