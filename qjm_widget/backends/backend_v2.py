@@ -20,7 +20,8 @@ logger = logging.getLogger(__name__)
 
 LOCAL_POLL_INTERVAL = (0.002, 0.05)
 REMOTE_POLL_INTERVAL = (1.0, 10.0)
-_REMOTE_MODULES = ("qiskit_ibm_runtime.ibm_backend", "qiskit_ibm_provider")
+# qiskit-ibm-runtime's IBMBackend has an adapter of its own (runtime.py).
+_REMOTE_MODULES = ("qiskit_ibm_provider",)
 
 
 # BasicSimulator keeps each run's options (shots, memory, seed) on the backend object and
@@ -76,8 +77,6 @@ def _provider_job_service(backend: BackendV2) -> Any:
 def _job_lookup(backend: BackendV2) -> Callable[[str], Any] | None:
     lookup = getattr(backend, "retrieve_job", None)
     if not callable(lookup):
-        lookup = getattr(getattr(backend, "service", None), "job", None)  # qiskit-ibm-runtime
-    if not callable(lookup):
         lookup = getattr(_provider_job_service(backend), "retrieve_job", None)
     return lookup if callable(lookup) else None
 
@@ -106,8 +105,8 @@ class BackendV2Adapter(BackendAdapter):
         )
 
     def retrieve(self, job_id: str) -> Any:
-        """Look a job up through the backend's ``retrieve_job``, its runtime service, or (for
-        qiskit-ibm-provider) its provider's ``backend.retrieve_job``."""
+        """Look a job up through the backend's ``retrieve_job`` or (for qiskit-ibm-provider)
+        its provider's ``backend.retrieve_job``."""
         lookup = _job_lookup(self.backend)
         if lookup is None:
             return None
