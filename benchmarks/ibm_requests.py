@@ -16,10 +16,9 @@ import sys
 import threading
 import time
 
-from qiskit import QuantumCircuit
-
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
 from ibm_standin import RuntimeStandIn
+from support import basis_circuits
 
 from qjm_widget import JobManager
 
@@ -32,17 +31,8 @@ SHOTS = 100
 _ID = re.compile(r"/[a-z0-9]{20}(?=/|$)")
 
 
-def circuit(index: int) -> QuantumCircuit:
-    qc = QuantumCircuit(3, 3, name=f"c{index}")
-    for qubit in range(3):
-        if (index % 8) >> qubit & 1:
-            qc.x(qubit)
-    qc.measure(range(3), range(3))
-    return qc
-
-
 def main() -> None:
-    circuits = [circuit(i) for i in range(NUM_CHUNKS * PER_CHUNK)]
+    circuits = basis_circuits(NUM_CHUNKS * PER_CHUNK)
     with RuntimeStandIn(backends=("fake_manila",), noise=False) as api:
         backend = api.service().backend("fake_manila")
         before = len(api.requests)
