@@ -52,6 +52,14 @@ WATCH_CELLS = """(finalStates) => {
   window.__qjmSamples = samples;
 }"""
 
+# True once the view shows n cells, each in one of the states ``finals``.
+ALL_CELLS_IN = """([n, finals]) => {
+  const cells = [...document.querySelectorAll(".qjm-widget .qjm-cell")];
+  return cells.length === n && cells.every((cell) =>
+    finals.some((s) => cell.classList.contains(`qjm-s-${s}`)));
+}"""
+
+
 CELL_STATES = """() => [...document.querySelectorAll(".qjm-widget .qjm-cell")]
   .sort((a, b) => Number(a.dataset.index) - Number(b.dataset.index))
   .map((cell) => (cell.className.match(/\\bqjm-s-([a-z]+)/) || [, "?"])[1])"""
@@ -156,14 +164,7 @@ def test_demo_updates_live_and_retry_and_cancel_reach_python(
 
     # Everything ends: the retried chunk done, the cancelled one cancelled, no errors left.
     p.wait_for_function(
-        """([n, finals]) => {
-          const cells = [...document.querySelectorAll(".qjm-widget .qjm-cell")];
-          return cells.length === n && cells.every((cell) =>
-            finals.some((s) => cell.classList.contains(`qjm-s-${s}`)));
-        }""",
-        arg=[DEMO_CHUNKS, list(bs.FINAL_STATES)],
-        timeout=40_000,
-        polling=100,
+        ALL_CELLS_IN, arg=[DEMO_CHUNKS, list(bs.FINAL_STATES)], timeout=40_000, polling=100
     )
     view = p.evaluate(CELL_STATES)
     expected = ["done"] * DEMO_CHUNKS
@@ -362,12 +363,6 @@ job_set = JobManager(store=None).run(
 )
 job_set"""
 
-ALL_FINAL = """([n, finals]) => {
-  const cells = [...document.querySelectorAll(".qjm-widget .qjm-cell")];
-  return cells.length === n && cells.every((cell) =>
-    finals.some((s) => cell.classList.contains(`qjm-s-${s}`)));
-}"""
-
 
 def standin_config(api: RuntimeStandIn) -> str:
     """The notebook's first cell: where the stand-in listens and how to log in to it."""
@@ -398,7 +393,7 @@ def test_a_failed_ibm_job_shows_its_reason_and_retry_failed_finishes_the_set(
         widget.wait_for(timeout=60_000)
         expect(widget.locator(".qjm-cell")).to_have_count(STANDIN_CHUNKS, timeout=10_000)
         finals = [STANDIN_CHUNKS, list(bs.FINAL_STATES)]
-        p.wait_for_function(ALL_FINAL, arg=finals, timeout=60_000, polling=100)
+        p.wait_for_function(ALL_CELLS_IN, arg=finals, timeout=60_000, polling=100)
         states = p.evaluate(CELL_STATES)
         assert sorted(states) == ["done", "done", "error"], f"view: {states}"
         failed = states.index("error")
@@ -412,15 +407,8 @@ def test_a_failed_ibm_job_shows_its_reason_and_retry_failed_finishes_the_set(
 
         bs.wait_for_kernel_idle(p)  # the kernel handles the button once no cell runs
         widget.locator(".qjm-retry-failed").click()
-        p.wait_for_function(
-            """(n) => {
-              const cells = [...document.querySelectorAll(".qjm-widget .qjm-cell")];
-              return cells.length === n && cells.every((c) => c.classList.contains("qjm-s-done"));
-            }""",
-            arg=STANDIN_CHUNKS,
-            timeout=60_000,
-            polling=100,
-        )
+        all_done = [STANDIN_CHUNKS, ["done"]]
+        p.wait_for_function(ALL_CELLS_IN, arg=all_done, timeout=60_000, polling=100)
         expect(widget.locator(".qjm-errors")).to_be_hidden()
         expect(widget.locator(".qjm-retry-failed")).to_be_disabled()
 
