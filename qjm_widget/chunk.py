@@ -1,13 +1,16 @@
-"""One chunk of a job set: a contiguous slice of experiments run as one backend job."""
+"""One chunk of a job set: a contiguous run of experiments, or a slice of one experiment's
+parameter points, run as one backend job."""
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from qiskit.providers import JobStatus
-from qiskit.result.models import ExperimentResult
+
+from .outcomes import SliceResult
 
 
 class ChunkState(str, enum.Enum):
@@ -55,6 +58,9 @@ class ManagedJob:
     index: int
     start_index: int
     end_index: int
+    points: tuple[int, int, int] | None = None
+    """None where the chunk holds whole experiments; else ``(experiment, first_point,
+    last_point)`` (inclusive, flattened C order) of the one experiment it holds part of."""
     shots: int | None = None
     """Shots of this chunk; ``max_shots_per_job`` spreads an experiment over several chunks."""
     state: ChunkState = ChunkState.PENDING
@@ -69,7 +75,8 @@ class ManagedJob:
     finished_at: float | None = None
     job_status: JobStatus | None = JobStatus.INITIALIZING
     """Last status read from the job; None when it could not be read."""
-    experiment_results: list[ExperimentResult] | None = field(default=None, repr=False)
+    results: list[SliceResult] | None = field(default=None, repr=False)
+    """What the job gave back, one entry per experiment (or slice) it holds."""
     previous_job_ids: list[str] = field(default_factory=list)
 
     @property
@@ -88,42 +95,100 @@ class ManagedJob:
     @property
     def failed_experiments(self) -> list[tuple[int, str]]:
         """(experiment index, message) for each experiment that failed inside a DONE job."""
-        if self.experiment_results is None:
+        if self.results is None:
             return []
-        return [
-            (self.start_index + offset, str(result.status or "experiment failed"))
-            for offset, result in enumerate(self.experiment_results)
-            if not result.success
-        ]
+        first_point = 0 if self.points is None else self.points[1]
+        failed = []
+        for offset, result in enumerate(self.results):
+            for point, message in result.failures():
+                where = "" if result.num_points == 1 else f" point {first_point + point}"
+                failed.append((self.start_index + offset, f"{message}{where}".strip()))
+        return failed
 
     @property
     def succeeded(self) -> bool:
         return self.state is ChunkState.DONE and not self.failed_experiments
 
     def __repr__(self) -> str:
+        points = "" if self.points is None else f", points={self.points[1]}-{self.points[2]}"
         return (
-            f"ManagedJob(index={self.index}, experiments={self.start_index}-{self.end_index}, "
+            f"ManagedJob(index={self.index}, experiments={self.start_index}-{self.end_index}"
+            f"{points}, "
             f"state={self.state.value}, job_id={self.job_id!r}, attempts={self.attempts})"
         )
 
 
 def plan_chunks(
-    num_experiments: int,
+    points: Sequence[int],
+    shots: Sequence[int | None],
     experiments_per_job: int,
-    shots: int | None,
-    max_shots_per_job: int | None,
+    max_executions_per_job: int | None = None,
+    max_shots_per_job: int | None = None,
 ) -> list[ManagedJob]:
-    """Contiguous slices of experiments; each slice repeated when its shots must be split."""
-    if shots is not None and max_shots_per_job is not None and shots > max_shots_per_job:
-        full, rest = divmod(shots, max_shots_per_job)
-        shot_parts = [max_shots_per_job] * full + ([rest] if rest else [])
-    else:
-        shot_parts = [shots]  # type: ignore[list-item]
+    """Chunks of the experiments, in order, given each one's points and shots.
+
+    A chunk holds at most ``experiments_per_job`` whole experiments of equal shots and at most
+    ``max_executions_per_job`` circuit executions (points x shots of one job); an experiment
+    whose points alone exceed that is cut along its points into chunks of its own. Each chunk
+    is then repeated once per shot part where its shots exceed ``max_shots_per_job``.
+    """
+    slices: list[tuple[int, int, tuple[int, int, int] | None, int | None]] = []
+    group: list[int] = []
+    group_executions = 0
+
+    def close_group() -> None:
+        if group:
+            slices.append((group[0], group[-1], None, shots[group[0]]))
+            group.clear()
+
+    for index, (count, experiment_shots) in enumerate(zip(points, shots, strict=True)):
+        per_point = _job_shots(experiment_shots, max_shots_per_job) or 1
+        cap = None if max_executions_per_job is None else max_executions_per_job // per_point
+        if cap is not None and count > cap:
+            close_group()
+            for first in range(0, count, cap):
+                last = min(first + cap, count) - 1
+                slices.append((index, index, (index, first, last), experiment_shots))
+            continue
+        executions = count * per_point
+        if group and (
+            len(group) >= experiments_per_job
+            or experiment_shots != shots[group[0]]
+            or (
+                max_executions_per_job is not None
+                and group_executions + executions > max_executions_per_job
+            )
+        ):
+            close_group()
+        if not group:
+            group_executions = 0
+        group.append(index)
+        group_executions += executions
+    close_group()
+
     chunks: list[ManagedJob] = []
-    for start in range(0, num_experiments, experiments_per_job):
-        end = min(start + experiments_per_job, num_experiments) - 1
-        for part in shot_parts:
+    for start, end, part, slice_shots in slices:
+        for shot_part in _shot_parts(slice_shots, max_shots_per_job):
             chunks.append(
-                ManagedJob(index=len(chunks), start_index=start, end_index=end, shots=part)
+                ManagedJob(
+                    index=len(chunks),
+                    start_index=start,
+                    end_index=end,
+                    points=part,
+                    shots=shot_part,
+                )
             )
     return chunks
+
+
+def _job_shots(shots: int | None, max_shots_per_job: int | None) -> int | None:
+    if shots is not None and max_shots_per_job is not None:
+        return min(shots, max_shots_per_job)
+    return shots
+
+
+def _shot_parts(shots: int | None, max_shots_per_job: int | None) -> list[int | None]:
+    if shots is not None and max_shots_per_job is not None and shots > max_shots_per_job:
+        full, rest = divmod(shots, max_shots_per_job)
+        return [max_shots_per_job] * full + ([rest] if rest else [])
+    return [shots]

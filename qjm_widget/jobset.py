@@ -9,7 +9,6 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
-from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 
 from .backends import BackendAdapter, describe_exception
@@ -17,6 +16,7 @@ from .chunk import ChunkState, ManagedJob
 from .counts import MergedCounts
 from .events import JobSetEvent, Listener
 from .exceptions import (
+    JobManagerInvalidInputError,
     JobManagerInvalidStateError,
     JobManagerJobNotFound,
     JobManagerTimeoutError,
@@ -24,10 +24,11 @@ from .exceptions import (
 from .job_tags import job_tags, plan_of
 from .policy import RetryPolicy
 from .report import render_job_set_report
-from .results import Experiment, ManagedResults, find_experiment
+from .results import ExperimentKey, ManagedResults, find_experiment
 from .runner import ChunkRunner
 from .scheduler import Scheduler
 from .validation import string_list, timeout_seconds
+from .workload import Experiment, Loc
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class ManagedJobSet(ChunkRunner):
         *,
         job_set_id: str,
         name: str,
-        experiments: Sequence[QuantumCircuit],
+        experiments: Sequence[Experiment],
         chunks: list[ManagedJob],
         adapter: BackendAdapter,
         scheduler: Scheduler,
@@ -190,7 +191,7 @@ class ManagedJobSet(ChunkRunner):
             )
         return self._chunks[index]
 
-    def job(self, experiment: Experiment) -> tuple[Any, int]:
+    def job(self, experiment: ExperimentKey) -> tuple[Any, int]:
         """The job that ran ``experiment`` and its index inside that job."""
         index = find_experiment(self._experiments, experiment)
         for chunk in self._chunks:
@@ -217,11 +218,21 @@ class ManagedJobSet(ChunkRunner):
         with self._lock:
             return self._ledger.snapshot()
 
-    def merged_counts(self, experiment: Experiment | None = None) -> dict[str, int]:
-        """Counts merged so far of one experiment, or over all of them (cheaper than counts())."""
+    def merged_counts(
+        self, experiment: ExperimentKey | None = None, loc: Loc | None = None
+    ) -> dict[str, int]:
+        """Counts merged so far of one experiment (of one of its points, ``loc``), or over all
+        of them; cheaper than counts()."""
         index = None if experiment is None else find_experiment(self._experiments, experiment)
+        if loc is not None and index is None:
+            raise JobManagerInvalidInputError("loc needs an experiment")
+        point = None if loc is None or index is None else self._experiments[index].point_index(loc)
         with self._lock:
-            return self._ledger.of(index)
+            return self._ledger.of(index, point)
+
+    def experiments(self) -> list[Experiment]:
+        """The set's experiments: each one's circuit and, for a sweep, its parameter values."""
+        return list(self._experiments)
 
     @property
     def last_finished_at(self) -> float | None:

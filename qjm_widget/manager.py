@@ -26,12 +26,13 @@ from .scheduler import Scheduler
 from .store import Store, StoredJobSet, current_owner, default_store_path, owner_is_alive
 from .validation import (
     circuits_fit,
-    experiments_list,
+    fits_executions,
     positive_int,
     run_config,
     share_level,
     string_list,
 )
+from .workload import experiments_from
 
 DEFAULT_MAX_WORKERS = 4
 DEFAULT_LIST_LIMIT = 100
@@ -91,6 +92,7 @@ class JobManager:
         *,
         max_concurrent_jobs: int | None = None,
         max_shots_per_job: int | None = None,
+        max_executions_per_job: int | None = None,
         retry_policy: RetryPolicy | None = None,
         execution_mode: str | None = None,
         transpile: bool = False,
@@ -99,8 +101,11 @@ class JobManager:
         """Split ``experiments`` into jobs on ``backend`` and start them in the background.
 
         Args:
-            experiments: A QuantumCircuit or a list of them (bound, measured where counts are
-                wanted, no wider than the backend).
+            experiments: A QuantumCircuit or a PUB, or a list of them (measured where counts
+                are wanted, no wider than the backend). A PUB is ``(circuit,)``,
+                ``(circuit, values)``, ``(circuit, values, shots)`` or a ``SamplerPub``, with
+                values of shape ``(..., num_parameters)``; it runs on samplers and backends
+                alike. Circuits with parameters need values: a PUB, or ``parameter_binds``.
             backend: A BackendV2 (AerSimulator, BasicSimulator, a fake or IBM backend) or a
                 SamplerV2 (StatevectorSampler, Aer's or qiskit-ibm-runtime's SamplerV2).
             name: The set's name; jobs are named ``{name}_{index}`` where the backend takes
@@ -113,6 +118,9 @@ class JobManager:
             max_concurrent_jobs: At most this many unfinished jobs at a time (None: no cap).
             max_shots_per_job: Split each experiment's shots across jobs of at most this many
                 shots and merge the counts back.
+            max_executions_per_job: At most this many circuit executions (circuits x points x
+                shots) in one job; an experiment with more points is split along its points.
+                On IBM Quantum it defaults to IBM's limit of 10 million.
             retry_policy: Retries of failed submissions and result fetches.
             execution_mode: For IBM Quantum backends of QiskitRuntimeService: ``"batch"``
                 (the default: IBM schedules the set's jobs together), ``"session"`` or
@@ -121,12 +129,15 @@ class JobManager:
                 it. Without it, circuits must already be ISA where the backend requires it
                 (IBM Quantum backends, runtime samplers): others are refused up front.
             **run_config_: Passed to ``backend.run`` (shots, memory, seed_simulator, ...); a
-                sampler takes shots and memory.
+                sampler takes shots and memory. ``parameter_binds=[{param: [v0, v1, ...]},
+                ...]`` (one dict per circuit, ``{}`` for a bound one) sweeps each circuit over
+                its points, on any backend or sampler; each job gets its share of them.
 
         Raises:
             JobManagerInvalidInputError: for any bad argument, before anything is submitted.
         """
-        circuits = experiments_list(experiments)
+        workload = experiments_from(experiments, run_config_.pop("parameter_binds", None))
+        circuits = [e.circuit for e in workload]
         if not isinstance(transpile, bool):
             raise JobManagerInvalidInputError(
                 f"transpile must be True or False, got {type(transpile).__name__}"
@@ -135,6 +146,7 @@ class JobManager:
         per_job = positive_int("max_experiments_per_job", max_experiments_per_job)
         concurrent = positive_int("max_concurrent_jobs", max_concurrent_jobs)
         shots_cap = positive_int("max_shots_per_job", max_shots_per_job)
+        executions_cap = positive_int("max_executions_per_job", max_executions_per_job)
         level = share_level(job_share_level)
         tags = string_list("job_tags", job_tags)
         if name is not None and not isinstance(name, str):
@@ -147,19 +159,31 @@ class JobManager:
         circuits_fit(adapter, circuits)
         adapter.validate(circuits, config)
         shots = config.pop("shots", None)
-        if shots_cap is not None and shots is None:
+        if shots is None and (shots_cap is not None or executions_cap is not None):
             shots = adapter.default_shots()
-            if shots is None:
-                raise JobManagerInvalidInputError(
-                    "max_shots_per_job needs shots: pass shots=... to run()"
-                )
-        limit = adapter.experiments_per_job_limit(shots)
+        each_shots = [e.shots or shots for e in workload]
+        if None in each_shots:
+            for option, value in (
+                ("max_shots_per_job", shots_cap),
+                ("max_executions_per_job", executions_cap),
+            ):
+                if value is not None:
+                    raise JobManagerInvalidInputError(
+                        f"{option} needs shots: pass shots=... to run() (or give every PUB "
+                        "its shots)"
+                    )
+        if executions_cap is None and None not in each_shots:
+            executions_cap = adapter.executions_per_job_limit()
+        fits_executions(executions_cap, each_shots, shots_cap)
+        limit = adapter.capabilities.max_experiments_per_job
         per_job = min((s for s in (per_job, limit) if s is not None), default=len(circuits))
-        chunks = plan_chunks(len(circuits), per_job, shots, shots_cap)
+        chunks = plan_chunks(
+            [e.num_points for e in workload], each_shots, per_job, executions_cap, shots_cap
+        )
         job_set = ManagedJobSet(
             job_set_id=uuid.uuid4().hex,
             name=name or datetime.datetime.now(datetime.timezone.utc).isoformat(),
-            experiments=circuits,
+            experiments=workload,
             chunks=chunks,
             adapter=adapter,
             scheduler=self._scheduler,

@@ -6,18 +6,17 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from qiskit import QuantumCircuit
-from qiskit.result.models import ExperimentResult
-
 from .backends import BackendAdapter, Capabilities, RuntimeAdapter, adapter_for
 from .backends.runtime import EXECUTION_MODES, is_cloud_backend
 from .chunk import ChunkState
 from .events import JobSetEvent
 from .exceptions import JobManagerInvalidStateError
 from .jobset import ManagedJobSet
+from .outcomes import SliceResult
 from .policy import RetryPolicy
 from .scheduler import Scheduler
 from .store import Store, StoredJobSet, current_owner
+from .workload import Slice
 
 logger = logging.getLogger(__name__)
 
@@ -51,15 +50,15 @@ class DetachedAdapter(BackendAdapter):
     def default_shots(self) -> int | None:
         return None
 
-    def submit(self, circuits: Sequence[QuantumCircuit], **_: Any) -> Any:
+    def submit(self, slices: Sequence[Slice], **_: Any) -> Any:
         raise JobManagerInvalidStateError(
             "this job set was retrieved without a backend: pass backend=... to "
             "JobManager.retrieve_job_set to run chunks again"
         )
 
     def fetch(
-        self, job: Any, circuits: Sequence[QuantumCircuit], run_config: Mapping[str, Any]
-    ) -> list[ExperimentResult]:
+        self, job: Any, slices: Sequence[Slice], run_config: Mapping[str, Any]
+    ) -> list[SliceResult]:
         raise JobManagerInvalidStateError("no backend to fetch results from")
 
 
@@ -104,7 +103,7 @@ def snapshot(job_set: ManagedJobSet) -> StoredJobSet:
         created_at=job_set.created_at.timestamp(),
         finished_at=None,
         owner=current_owner(),
-        circuits=job_set._experiments,
+        experiments=job_set.experiments(),
         chunks=job_set.managed_jobs(),
     )
 
@@ -123,7 +122,7 @@ def record(store: Store, job_set: ManagedJobSet) -> Callable[[], None]:
                 )
             if event.chunk_index is not None:
                 chunk = job_set.managed_jobs()[event.chunk_index]
-                fresh = event.kind == "counts" and chunk.experiment_results is not None
+                fresh = event.kind == "counts" and chunk.results is not None
                 store.save_chunk(job_set_id, chunk, with_results=fresh)
             elif event.kind == "set":
                 store.save_job_set_fields(job_set_id, name=job_set.name(), tags=job_set.tags())
@@ -163,7 +162,7 @@ def restore(stored: StoredJobSet, backend: Any, scheduler: Scheduler) -> Managed
     job_set = ManagedJobSet(
         job_set_id=stored.job_set_id,
         name=stored.name,
-        experiments=stored.circuits,
+        experiments=stored.experiments,
         chunks=stored.chunks,
         adapter=adapter,
         scheduler=scheduler,

@@ -18,10 +18,19 @@ from qiskit.providers import JobStatus
 from .backends import BackendAdapter
 from .chunk import ChunkState, ManagedJob
 from .exceptions import JobManagerInvalidStateError
-from .job_tags import SET_TAG_PREFIX, chunk_index, is_ours, name_from, plan_from
+from .job_tags import (
+    CUSTOM_PLAN,
+    PLAN_TAG_PREFIX,
+    SET_TAG_PREFIX,
+    chunk_index,
+    is_ours,
+    name_from,
+    plan_from,
+)
 from .jobset import ManagedJobSet
 from .policy import RetryPolicy
 from .scheduler import Scheduler
+from .workload import Experiment
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +46,12 @@ def rebuild(job_set_id: str, adapter: BackendAdapter, scheduler: Scheduler) -> M
         ((adapter.job_created(job), job, adapter.job_tags(job)) for job in jobs),
         key=lambda entry: entry[0],
     )
+    if any(PLAN_TAG_PREFIX + CUSTOM_PLAN in tags for _, _, tags in tagged):
+        raise JobManagerInvalidStateError(
+            f"the jobs tagged {tag} on {adapter.name} ran a set cut by parameter points or by "
+            "PUB shots (qjm_plan_custom), which its tags alone cannot rebuild: retrieve it "
+            "from the store that ran it"
+        )
     plan = next((p for _, _, tags in tagged if (p := plan_from(tags)) is not None), None)
     if plan is None:
         raise JobManagerInvalidStateError(
@@ -70,7 +85,9 @@ def rebuild(job_set_id: str, adapter: BackendAdapter, scheduler: Scheduler) -> M
     return ManagedJobSet(
         job_set_id=job_set_id,
         name=name_from(newest_tags) or job_set_id,
-        experiments=[c if c is not None else _placeholder(i) for i, c in enumerate(circuits)],
+        experiments=[
+            Experiment(c if c is not None else _placeholder(i)) for i, c in enumerate(circuits)
+        ],
         chunks=chunks,
         adapter=adapter,
         scheduler=scheduler,

@@ -1,25 +1,35 @@
-"""Results of a job set, experiment by experiment, with qiskit Result's accessors."""
+"""Results of a job set, experiment by experiment and point by point, with qiskit Result's
+accessors and, for sets run on a sampler, the PUB results put back together."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from qiskit import QuantumCircuit
+from qiskit.primitives import PrimitiveResult
+from qiskit.primitives.containers import DataBin, SamplerPubResult
 from qiskit.result import Result
 from qiskit.result.models import ExperimentResult, ExperimentResultData
 
 from .chunk import ChunkState, ManagedJob
-from .exceptions import JobManagerJobNotFound, ManagedResultDataNotAvailable
+from .exceptions import (
+    JobManagerInvalidInputError,
+    JobManagerJobNotFound,
+    ManagedResultDataNotAvailable,
+)
+from .outcomes import PubSliceResult, concatenate_points, concatenate_shots
+from .workload import Experiment, Loc, slices_of
 
 if TYPE_CHECKING:
     from .jobset import ManagedJobSet
 
-Experiment: TypeAlias = "int | str | QuantumCircuit"
+ExperimentKey: TypeAlias = "int | str | QuantumCircuit"
 
 
-def find_experiment(experiments: Sequence[QuantumCircuit], key: Experiment) -> int:
+def find_experiment(experiments: Sequence[Experiment], key: ExperimentKey) -> int:
     """Index of an experiment given by index, circuit name, or the circuit itself."""
     if isinstance(key, bool) or not isinstance(key, int | str | QuantumCircuit):
         raise JobManagerJobNotFound(
@@ -32,12 +42,12 @@ def find_experiment(experiments: Sequence[QuantumCircuit], key: Experiment) -> i
             f"experiment index {key} is out of range: the set has {len(experiments)} experiments"
         )
     if isinstance(key, QuantumCircuit):
-        for index, circuit in enumerate(experiments):
-            if circuit is key:
+        for index, experiment in enumerate(experiments):
+            if experiment.circuit is key:
                 return index
         key = key.name
-    for index, circuit in enumerate(experiments):
-        if circuit.name == key:
+    for index, experiment in enumerate(experiments):
+        if experiment.circuit.name == key:
             return index
     raise JobManagerJobNotFound(f"no experiment is named {key!r}")
 
@@ -71,62 +81,91 @@ class _Unavailable:
     reason: str
 
 
+_Range = list[tuple[ManagedJob, int]]
+"""The chunks (several where shots were split) that ran one slice of points, and the slice's
+position in each chunk's results."""
+
+
 class ManagedResults:
-    """Results of a job set: ``get_counts(i)`` and friends, as on qiskit's Result.
+    """Results of a job set: ``get_counts(i)`` and friends, as on qiskit's Result, plus one
+    point of a parameter sweep (``loc``) and, on samplers, ``pub_result(i)``.
 
     An experiment whose chunk failed, was cancelled or is lost raises
     :class:`ManagedResultDataNotAvailable` saying why; ``success`` is False then.
     """
 
     def __init__(self, job_set: ManagedJobSet, partial: bool) -> None:
-        self._job_set = job_set
-        self._experiments = job_set._experiments
+        self._experiments = job_set.experiments()
         self.job_set_id = job_set.job_set_id()
-        self.backend_name = job_set._adapter.name
+        self.backend_name = job_set.backend_name
         self.backend_version = job_set._adapter.version
         chunks = job_set.managed_jobs()
         self.success = all(chunk.succeeded for chunk in chunks)
-        self._entries: list[ExperimentResult | _Unavailable] = [
-            _Unavailable("no chunk covers this experiment")
-        ] * len(self._experiments)
-        groups: dict[tuple[int, int], list[ManagedJob]] = {}
+        ranges: list[dict[tuple[int, int], _Range]] = [{} for _ in self._experiments]
         for chunk in chunks:
-            groups.setdefault((chunk.start_index, chunk.end_index), []).append(chunk)
-        for (start, end), group in groups.items():
-            for index in range(start, end + 1):
-                self._entries[index] = self._entry(group, index - start, partial)
+            pieces = slices_of(self._experiments, chunk.start_index, chunk.end_index, chunk.points)
+            for offset, piece in enumerate(pieces):
+                ranges[piece.index].setdefault((piece.first, piece.last), []).append(
+                    (chunk, offset)
+                )
+        self._entries: list[dict[tuple[int, int], _Range] | _Unavailable] = [
+            self._entry(found, partial) if found else _Unavailable("no chunk covers it")
+            for found in ranges
+        ]
 
     @staticmethod
     def _entry(
-        group: list[ManagedJob], offset: int, partial: bool
-    ) -> ExperimentResult | _Unavailable:
-        parts = []
-        for chunk in group:
-            if chunk.state is not ChunkState.DONE or chunk.experiment_results is None:
-                why = chunk.error or chunk.note or f"it ended {chunk.state.value}"
-                return _Unavailable(f"chunk {chunk.index} is {chunk.state.value}: {why}")
-            part = chunk.experiment_results[offset]
-            if not part.success:
-                return _Unavailable(f"the experiment failed: {part.status or 'no message'}")
-            if chunk.failed_experiments and not partial:
-                return _Unavailable(
-                    f"chunk {chunk.index} has failed experiments ({chunk.error}); "
-                    "pass partial=True to get the others"
-                )
-            parts.append(part)
-        return merge_shot_parts(parts)
+        found: dict[tuple[int, int], _Range], partial: bool
+    ) -> dict[tuple[int, int], _Range] | _Unavailable:
+        for group in found.values():
+            for chunk, offset in group:
+                if chunk.state is not ChunkState.DONE or chunk.results is None:
+                    why = chunk.error or chunk.note or f"it ended {chunk.state.value}"
+                    return _Unavailable(f"chunk {chunk.index} is {chunk.state.value}: {why}")
+                failures = chunk.results[offset].failures()
+                if failures:
+                    return _Unavailable(f"the experiment failed: {failures[0][1] or 'no message'}")
+                if chunk.failed_experiments and not partial:
+                    return _Unavailable(
+                        f"chunk {chunk.index} has failed experiments ({chunk.error}); "
+                        "pass partial=True to get the others"
+                    )
+        return dict(sorted(found.items()))
 
-    def _experiment_result(self, experiment: Experiment) -> ExperimentResult:
+    def _ranges(self, experiment: ExperimentKey) -> tuple[int, dict[tuple[int, int], _Range]]:
         index = find_experiment(self._experiments, experiment)
         entry = self._entries[index]
         if isinstance(entry, _Unavailable):
             raise ManagedResultDataNotAvailable(
                 f"results of experiment {index} are not available: {entry.reason}"
             )
-        return entry
+        return index, entry
 
-    def _single(self, experiment: Experiment) -> Result:
-        return self._result([self._experiment_result(experiment)])
+    def _point_result(self, index: int, point: int) -> ExperimentResult:
+        entry = self._entries[index]
+        assert not isinstance(entry, _Unavailable)
+        for (first, last), group in entry.items():
+            if first <= point <= last:
+                parts = [
+                    c.results[o].experiment_result(point - first) for c, o in group if c.results
+                ]
+                return merge_shot_parts(parts)
+        raise ManagedResultDataNotAvailable(f"no chunk ran point {point} of experiment {index}")
+
+    def _single(self, experiment: ExperimentKey, loc: Loc | None) -> Result:
+        index, _ = self._ranges(experiment)
+        return self._result([self._point_result(index, self._point(index, loc))])
+
+    def _point(self, index: int, loc: Loc | None) -> int:
+        spec = self._experiments[index]
+        if loc is None:
+            if spec.parameterized:
+                raise JobManagerInvalidInputError(
+                    f"experiment {index} has {spec.num_points} parameter points (shape "
+                    f"{spec.shape}): pass loc=... to pick one"
+                )
+            return 0
+        return spec.point_index(loc)
 
     def _result(self, experiments: list[ExperimentResult]) -> Result:
         return Result(
@@ -137,28 +176,76 @@ class ManagedResults:
             results=experiments,
         )
 
-    def get_counts(self, experiment: Experiment | None = None) -> Any:
-        """Counts of one experiment; with no argument, of the only one, or a list of all."""
+    def get_counts(self, experiment: ExperimentKey | None = None, loc: Loc | None = None) -> Any:
+        """Counts of one experiment; with no argument, of the only one, or a list of all.
+
+        For a parameter sweep, ``loc`` (an int or tuple index into its points) picks one
+        point; without it the counts are summed over every point, as ``BitArray.get_counts``.
+        """
         if experiment is None:
             if len(self._experiments) == 1:
-                return self.get_counts(0)
+                return self.get_counts(0, loc)
             return [self.get_counts(i) for i in range(len(self._experiments))]
-        return self._single(experiment).get_counts(0)
+        index, entry = self._ranges(experiment)
+        if loc is None and self._experiments[index].parameterized:
+            total: Counter[str] = Counter()
+            for group in entry.values():
+                for chunk, offset in group:
+                    assert chunk.results is not None
+                    total.update(chunk.results[offset].counts())
+            return dict(total)
+        return self._single(index, loc).get_counts(0)
 
-    def get_memory(self, experiment: Experiment) -> Any:
-        return self._single(experiment).get_memory(0)
+    def get_memory(self, experiment: ExperimentKey, loc: Loc | None = None) -> Any:
+        """Each shot's outcome, where ``memory=True`` was asked for; for a sweep without
+        ``loc``, every point's shots one point after the other (flattened C order)."""
+        index, _ = self._ranges(experiment)
+        spec = self._experiments[index]
+        if loc is None and spec.parameterized:
+            points = [self._point_result(index, p) for p in range(spec.num_points)]
+            result = self._result(points)
+            return [shot for p in range(len(points)) for shot in result.get_memory(p)]
+        return self._single(index, loc).get_memory(0)
 
-    def get_statevector(self, experiment: Experiment, decimals: int | None = None) -> Any:
-        return self._single(experiment).get_statevector(0, decimals=decimals)
+    def get_statevector(
+        self, experiment: ExperimentKey, decimals: int | None = None, loc: Loc | None = None
+    ) -> Any:
+        return self._single(experiment, loc).get_statevector(0, decimals=decimals)
 
-    def get_unitary(self, experiment: Experiment, decimals: int | None = None) -> Any:
-        return self._single(experiment).get_unitary(0, decimals=decimals)
+    def get_unitary(
+        self, experiment: ExperimentKey, decimals: int | None = None, loc: Loc | None = None
+    ) -> Any:
+        return self._single(experiment, loc).get_unitary(0, decimals=decimals)
 
-    def data(self, experiment: Experiment) -> dict[str, Any]:
-        return dict(self._single(experiment).data(0))
+    def data(self, experiment: ExperimentKey, loc: Loc | None = None) -> dict[str, Any]:
+        return dict(self._single(experiment, loc).data(0))
 
-    def combine_results(self) -> Result:
-        """One qiskit Result with every experiment, in order; only when all of them succeeded."""
+    def pub_result(self, experiment: ExperimentKey) -> SamplerPubResult:
+        """The experiment's SamplerPubResult, as one sampler job over its whole PUB would give
+        it: each register's BitArray in the PUB's shape, every point's shots in place.
+
+        Only for sets run on a sampler.
+        """
+        index, entry = self._ranges(experiment)
+        parts: list[PubSliceResult] = []
+        for group in entry.values():
+            pieces = [c.results[o] for c, o in group if c.results]
+            if not all(isinstance(p, PubSliceResult) for p in pieces):
+                raise ManagedResultDataNotAvailable(
+                    f"experiment {index} has no sampler data: pub_result is for sets run on a "
+                    f"sampler ({self.backend_name} returned counts); use get_counts"
+                )
+            parts.append(concatenate_shots(pieces))  # type: ignore[arg-type]
+        shape = self._experiments[index].shape
+        registers = {name: bits.reshape(shape) for name, bits in concatenate_points(parts).items()}
+        metadata = dict(parts[0].metadata)
+        return SamplerPubResult(DataBin(shape=shape, **registers), metadata=metadata)
+
+    def combine_results(self) -> Result | PrimitiveResult[SamplerPubResult]:
+        """Every experiment, in order, once all of them succeeded: a qiskit Result with one
+        experiment result per circuit and point (as one Aer job with the same
+        ``parameter_binds`` orders them), or, for a set run on a sampler, a PrimitiveResult of
+        each experiment's :meth:`pub_result`."""
         missing = [i for i, e in enumerate(self._entries) if isinstance(e, _Unavailable)]
         if missing:
             first = self._entries[missing[0]]
@@ -167,4 +254,23 @@ class ManagedResults:
                 f"cannot combine: {len(missing)} experiments have no results "
                 f"(experiment {missing[0]}: {first.reason})"
             )
-        return self._result([e for e in self._entries if isinstance(e, ExperimentResult)])
+        if self._from_sampler():
+            pubs = [self.pub_result(i) for i in range(len(self._experiments))]
+            return PrimitiveResult(pubs, metadata={"version": 2})
+        return self._result(
+            [
+                self._point_result(i, p)
+                for i, spec in enumerate(self._experiments)
+                for p in range(spec.num_points)
+            ]
+        )
+
+    def _from_sampler(self) -> bool:
+        return all(
+            isinstance(chunk.results[offset], PubSliceResult)
+            for entry in self._entries
+            if not isinstance(entry, _Unavailable)
+            for group in entry.values()
+            for chunk, offset in group
+            if chunk.results is not None
+        )

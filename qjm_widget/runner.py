@@ -14,16 +14,17 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
-from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 
 from .backends import BackendAdapter, describe_exception
 from .backends.ibm_errors import is_pending_job_limit, job_is_gone
 from .chunk import ChunkState, ManagedJob
-from .counts import CountsLedger, experiment_counts
+from .counts import CountsLedger
 from .events import EventHub, JobSetEvent
+from .outcomes import SliceResult
 from .policy import RetryPolicy
 from .scheduler import Scheduler, Task
+from .workload import Experiment, Slice, slices_of
 
 _POLL_BACKOFF = 1.5
 _LIMIT_DELAY = (1.0, 60.0)
@@ -42,7 +43,7 @@ class ChunkRunner:
         self,
         *,
         job_set_id: str,
-        experiments: Sequence[QuantumCircuit],
+        experiments: Sequence[Experiment],
         chunks: list[ManagedJob],
         adapter: BackendAdapter,
         scheduler: Scheduler,
@@ -61,7 +62,7 @@ class ChunkRunner:
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._events = EventHub()
-        self._ledger = CountsLedger(len(experiments))
+        self._ledger = CountsLedger(self._experiments)
         # Chunks may arrive in any state (a set restored from the store), not only pending.
         self._pending: deque[int] = deque(c.index for c in chunks if c.state is ChunkState.PENDING)
         self._waiting: dict[int, float] = {}
@@ -73,8 +74,8 @@ class ChunkRunner:
         self._refused_cancels: dict[int, str] = {}
         self._unfinished = sum(not c.state.is_final for c in chunks)
         for chunk in chunks:
-            if chunk.state is ChunkState.DONE and chunk.experiment_results is not None:
-                self._merge_counts(chunk, chunk.experiment_results)
+            if chunk.state is ChunkState.DONE and chunk.results is not None:
+                self._merge_counts(chunk, chunk.results)
         self._tasks = 0
         self._polling = False
         self._poll_interval = adapter.capabilities.poll_interval[0]
@@ -191,13 +192,13 @@ class ChunkRunner:
 
     # -- tasks on the pool ----------------------------------------------------------------
 
-    def _circuits(self, chunk: ManagedJob) -> list[QuantumCircuit]:
-        return self._experiments[chunk.start_index : chunk.end_index + 1]
+    def _slices(self, chunk: ManagedJob) -> list[Slice]:
+        return slices_of(self._experiments, chunk.start_index, chunk.end_index, chunk.points)
 
     def _submit(self, chunk: ManagedJob) -> None:
         try:
             job = self._adapter.submit(
-                self._circuits(chunk),
+                self._slices(chunk),
                 shots=chunk.shots,
                 run_config=self._run_config,
                 name=self._job_name(chunk),
@@ -296,7 +297,7 @@ class ChunkRunner:
             return partial(self._apply_read_failure, chunk, exc, None)
         if status is JobStatus.DONE:
             try:
-                results = self._adapter.fetch(job, self._circuits(chunk), self._run_config)
+                results = self._adapter.fetch(job, self._slices(chunk), self._run_config)
             except Exception as exc:
                 return partial(self._apply_read_failure, chunk, exc, JobStatus.DONE)
             return partial(self._apply_done, chunk, results)
@@ -319,9 +320,9 @@ class ChunkRunner:
             self._move(chunk, state)
         return True
 
-    def _apply_done(self, chunk: ManagedJob, results: list[Any]) -> bool:
+    def _apply_done(self, chunk: ManagedJob, results: list[SliceResult]) -> bool:
         chunk.job_status = JobStatus.DONE
-        chunk.experiment_results = results
+        chunk.results = results
         chunk.note = self._refused_cancels.pop(chunk.index, None)
         failed = chunk.failed_experiments
         chunk.error = (
@@ -335,10 +336,9 @@ class ChunkRunner:
         self._move(chunk, ChunkState.DONE)
         return True
 
-    def _merge_counts(self, chunk: ManagedJob, results: list[Any]) -> None:
+    def _merge_counts(self, chunk: ManagedJob, results: list[SliceResult]) -> None:
         """Make ``results`` the chunk's only contribution to the set's counts."""
-        counts = [experiment_counts(r) for r in results]
-        self._ledger.replace(chunk.index, chunk.start_index, counts)
+        self._ledger.replace(chunk.index, self._slices(chunk), results)
 
     def _apply_read_failure(
         self, chunk: ManagedJob, exc: Exception, job_status: JobStatus | None

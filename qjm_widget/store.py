@@ -1,8 +1,10 @@
-"""The SQLite store: job sets, chunks, per-experiment counts (JSON) and circuits (QPY).
+"""The SQLite store: job sets, chunks, results (JSON, sampler bit arrays as npz), circuits (QPY)
+and parameter values (npz).
 
 Every change is written as it happens, in its own transaction, so a crash loses at most the
 change in flight. Loading runs no code from the file: rows are JSON and QPY, never pickle, never
-eval. Several processes may share one file (WAL journal, busy timeout).
+eval, and numpy arrays are read with ``allow_pickle=False``. Several processes may share one
+file (WAL journal, busy timeout).
 """
 
 from __future__ import annotations
@@ -18,21 +20,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 
 from .chunk import ChunkState, ManagedJob
-from .counts import experiment_counts
 from .store_format import (
     StoreError,
     circuits_from_qpy,
     circuits_to_qpy,
-    results_from_json,
-    results_to_json,
+    experiments_from_rows,
+    experiments_to_rows,
+    slice_results_from_rows,
+    slice_results_to_rows,
     to_json,
 )
+from .workload import Experiment, slices_of
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION = "qjm_widget"
 STORE_ENV_VAR = "QJM_WIDGET_STORE"
 BUSY_TIMEOUT_S = 30.0
@@ -56,8 +59,18 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS job_sets_created ON job_sets(created_at);
 """
 
+
+def _add_sweeps(db: sqlite3.Connection) -> None:
+    """Schema 2: parameter sweeps (experiments' shots and values, chunks' point slices) and
+    sampler results as bit arrays. Rows of schema 1 read as bound circuits and counts."""
+    db.execute("ALTER TABLE job_sets ADD COLUMN experiments TEXT")
+    db.execute("ALTER TABLE job_sets ADD COLUMN experiment_values BLOB")
+    db.execute("ALTER TABLE chunks ADD COLUMN points TEXT")
+    db.execute("ALTER TABLE chunks ADD COLUMN arrays BLOB")
+
+
 # Explicit steps from each version to the next; the store refuses files newer than it knows.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _add_sweeps}
 
 
 def default_store_path() -> pathlib.Path:
@@ -84,7 +97,7 @@ class StoredJobSet:
     created_at: float
     finished_at: float | None
     owner: tuple[str | None, int | None]
-    circuits: list[QuantumCircuit]
+    experiments: list[Experiment]
     chunks: list[ManagedJob]
 
 
@@ -131,7 +144,8 @@ class Store:
                 db.execute("BEGIN IMMEDIATE")
                 db.executemany(
                     "INSERT OR IGNORE INTO meta VALUES (?, ?)",
-                    [("application", APPLICATION), ("schema_version", str(SCHEMA_VERSION))],
+                    # Created at schema 1, then migrated like any older file.
+                    [("application", APPLICATION), ("schema_version", "1")],
                 )
                 db.execute("COMMIT")
         version = self._check_meta()
@@ -185,7 +199,7 @@ class Store:
         host, pid = record.owner
         statements: list[tuple[str, Sequence[Any]]] = [
             (
-                "INSERT INTO job_sets VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO job_sets VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     record.job_set_id,
                     record.name,
@@ -198,7 +212,8 @@ class Store:
                     record.finished_at,
                     host,
                     pid,
-                    circuits_to_qpy(record.circuits),
+                    circuits_to_qpy([e.circuit for e in record.experiments]),
+                    *experiments_to_rows(record.experiments),
                 ),
             )
         ]
@@ -211,10 +226,10 @@ class Store:
     def _chunk_row(
         job_set_id: str, chunk: ManagedJob, with_results: bool
     ) -> tuple[str, Sequence[Any]]:
-        results = (
-            results_to_json(chunk.experiment_results)
-            if with_results and chunk.experiment_results is not None
-            else None
+        results, arrays = (
+            slice_results_to_rows(chunk.results)
+            if with_results and chunk.results is not None
+            else (None, None)
         )
         values = (
             job_set_id,
@@ -232,12 +247,17 @@ class Store:
             chunk.finished_at,
             to_json(chunk.previous_job_ids),
             results,
+            None if chunk.points is None else to_json(list(chunk.points)),
+            arrays,
         )
         if with_results:
-            return ("INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", values)
+            return (
+                "INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                values,
+            )
         # Without new results, keep the ones stored (a retry replaces them only once it is DONE).
         return (
-            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT (job_set_id, idx) DO UPDATE SET state=excluded.state, "
             "job_id=excluded.job_id, status=excluded.status, attempts=excluded.attempts, "
             "error=excluded.error, note=excluded.note, submitted_at=excluded.submitted_at, "
@@ -294,7 +314,9 @@ class Store:
             return None
         where = f"{self.path}, job set {job_set_id}"
         try:
-            chunks = [self._chunk_from_row(r, where) for r in chunk_rows]
+            circuits = circuits_from_qpy(row[11], where)
+            experiments = experiments_from_rows(circuits, row[12], row[13], where)
+            chunks = [self._chunk_from_row(r, experiments, where) for r in chunk_rows]
             return StoredJobSet(
                 job_set_id=row[0],
                 name=row[1],
@@ -306,18 +328,28 @@ class Store:
                 created_at=float(row[7]),
                 finished_at=row[8],
                 owner=(row[9], row[10]),
-                circuits=circuits_from_qpy(row[11], where),
+                experiments=experiments,
                 chunks=chunks,
             )
         except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
             raise StoreError(f"{where}: a stored row is malformed: {exc}") from exc
 
     @staticmethod
-    def _chunk_from_row(row: Sequence[Any], where: str) -> ManagedJob:
+    def _chunk_from_row(
+        row: Sequence[Any], experiments: Sequence[Experiment], where: str
+    ) -> ManagedJob:
+        points = None if row[15] is None else json.loads(row[15])
+        if points is not None and (
+            not isinstance(points, list)
+            or len(points) != 3
+            or not all(isinstance(p, int) for p in points)
+        ):
+            raise StoreError(f"{where}, chunk {row[1]}: malformed points {points!r}")
         chunk = ManagedJob(
             index=int(row[1]),
             start_index=int(row[2]),
             end_index=int(row[3]),
+            points=None if points is None else (points[0], points[1], points[2]),
             shots=None if row[4] is None else int(row[4]),
             state=ChunkState(row[5]),
             job_id=row[6],
@@ -331,14 +363,13 @@ class Store:
         chunk.job_status = None if row[7] is None else JobStatus[row[7]]
         if row[14] is not None:
             here = f"{where}, chunk {chunk.index}"
-            results = results_from_json(row[14], here)
-            if len(results) != chunk.num_experiments:
-                raise StoreError(
-                    f"{here}: {len(results)} stored results for {chunk.num_experiments} experiments"
-                )
+            pieces = slices_of(experiments, chunk.start_index, chunk.end_index, chunk.points)
+            results = slice_results_from_rows(
+                row[14], row[16], [p.num_points for p in pieces], here
+            )
             for result in results:
-                experiment_counts(result)  # a header that cannot format its counts fails here
-            chunk.experiment_results = results
+                result.counts()  # a header that cannot format its counts fails here
+            chunk.results = results
         return chunk
 
 

@@ -1,18 +1,30 @@
-"""How the store writes what it keeps: results as JSON, circuits as QPY; reading runs no code."""
+"""How the store writes what it keeps: results and metadata as JSON, circuits as QPY,
+parameter values and sampler bit arrays as ``.npy`` arrays in an ``.npz`` archive, written and
+read with ``allow_pickle=False``; reading runs no code."""
 
 from __future__ import annotations
 
 import io
 import json
-from collections.abc import Sequence
+import zipfile
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 from qiskit import QuantumCircuit, qpy
+from qiskit.primitives.containers import BitArray
 from qiskit.result.models import ExperimentResult, ExperimentResultData
 
 from .backends.sampler import result_header
 from .counts import header_dict
 from .exceptions import JobManagerError
+from .outcomes import (
+    CircuitSliceResult,
+    PubSliceResult,
+    SliceResult,
+    slice_results_of_circuits,
+)
+from .workload import Experiment
 
 
 class StoreError(JobManagerError):
@@ -86,3 +98,111 @@ def circuits_from_qpy(blob: bytes, where: str) -> list[QuantumCircuit]:
         return list(qpy.load(io.BytesIO(blob)))
     except Exception as exc:
         raise StoreError(f"{where}: the stored circuits cannot be read: {exc}") from exc
+
+
+def arrays_to_npz(arrays: Mapping[str, np.ndarray[Any, Any]]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, allow_pickle=False, **arrays)
+    return buffer.getvalue()
+
+
+def arrays_from_npz(blob: bytes, where: str) -> dict[str, np.ndarray[Any, Any]]:
+    if not isinstance(blob, bytes):
+        raise StoreError(f"{where}: the stored arrays are not bytes")
+    try:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise StoreError(f"{where}: the stored arrays cannot be read: {exc}") from exc
+
+
+def experiments_to_rows(experiments: Sequence[Experiment]) -> tuple[str, bytes | None]:
+    """Each experiment's shots and whether it has values (JSON), and the values (npz)."""
+    rows = [{"shots": e.shots, "values": e.values is not None} for e in experiments]
+    values = {f"e{i}": e.values for i, e in enumerate(experiments) if e.values is not None}
+    return to_json(rows), arrays_to_npz(values) if values else None
+
+
+def experiments_from_rows(
+    circuits: Sequence[QuantumCircuit], text: str | None, blob: bytes | None, where: str
+) -> list[Experiment]:
+    if text is None:  # a store of schema 1: bound circuits only
+        return [Experiment(c) for c in circuits]
+    rows = json.loads(text)
+    if not isinstance(rows, list) or len(rows) != len(circuits):
+        raise StoreError(f"{where}: the stored experiments do not match the stored circuits")
+    values = arrays_from_npz(blob, where) if blob is not None else {}
+    experiments = []
+    for index, (circuit, row) in enumerate(zip(circuits, rows, strict=True)):
+        shots = row.get("shots") if isinstance(row, dict) else None
+        if shots is not None and (not isinstance(shots, int) or shots <= 0):
+            raise StoreError(f"{where}: experiment {index} has malformed shots {shots!r}")
+        array = values.get(f"e{index}") if isinstance(row, dict) and row.get("values") else None
+        if array is not None and (
+            array.dtype != np.float64 or array.ndim < 1 or array.shape[-1] != circuit.num_parameters
+        ):
+            raise StoreError(f"{where}: the stored values of experiment {index} are malformed")
+        if array is None and circuit.num_parameters:
+            raise StoreError(f"{where}: experiment {index} has parameters but no stored values")
+        experiments.append(Experiment(circuit, array, shots))
+    return experiments
+
+
+def slice_results_to_rows(results: Sequence[SliceResult]) -> tuple[str, bytes | None]:
+    """A chunk's results: ExperimentResults as JSON rows (one per point), or a sampler's bit
+    arrays as npz with their registers, metadata and header as JSON."""
+    if all(isinstance(r, CircuitSliceResult) for r in results):
+        flat = [e for r in results if isinstance(r, CircuitSliceResult) for e in r.results]
+        return results_to_json(flat), None
+    pubs = []
+    arrays: dict[str, np.ndarray[Any, Any]] = {}
+    for i, result in enumerate(results):
+        if not isinstance(result, PubSliceResult):
+            raise TypeError(f"cannot store a chunk of mixed results ({type(result).__name__})")
+        registers = []
+        for j, (name, bits) in enumerate(result.registers.items()):
+            registers.append([name, bits.num_bits])
+            arrays[f"s{i}_r{j}"] = bits.array
+        pubs.append(
+            {
+                "registers": registers,
+                "metadata": result.metadata,
+                "header": result.header,
+                "memory": result.memory,
+            }
+        )
+    return to_json({"pubs": pubs}), arrays_to_npz(arrays)
+
+
+def slice_results_from_rows(
+    text: str, blob: bytes | None, points: Sequence[int], where: str
+) -> list[SliceResult]:
+    """A chunk's results as stored; ``points`` are those of each slice it holds."""
+    rows = json.loads(text)
+    if isinstance(rows, list):
+        try:
+            return slice_results_of_circuits(results_from_json(text, where), points)
+        except RuntimeError as exc:
+            raise StoreError(f"{where}: {exc}") from exc
+    pubs = rows.get("pubs") if isinstance(rows, dict) else None
+    if not isinstance(pubs, list) or len(pubs) != len(points) or blob is None:
+        raise StoreError(f"{where}: the stored sampler results do not match the chunk")
+    arrays = arrays_from_npz(blob, where)
+    results: list[SliceResult] = []
+    for i, (pub, count) in enumerate(zip(pubs, points, strict=True)):
+        registers = {}
+        for j, (name, num_bits) in enumerate(pub["registers"]):
+            array = arrays.get(f"s{i}_r{j}")
+            if array is None or array.dtype != np.uint8 or array.ndim != 3:
+                raise StoreError(f"{where}: the bit array of register {name!r} is malformed")
+            if array.shape[0] != count or array.shape[-1] != (int(num_bits) + 7) // 8:
+                raise StoreError(
+                    f"{where}: the bit array of register {name!r} has shape "
+                    f"{array.shape} for {count} points of {num_bits} bits"
+                )
+            registers[str(name)] = BitArray(array, int(num_bits))
+        metadata, header = pub.get("metadata"), pub.get("header")
+        if not isinstance(metadata, dict) or not isinstance(header, dict):
+            raise StoreError(f"{where}: the stored metadata or header is not an object")
+        results.append(PubSliceResult(registers, metadata, header, bool(pub.get("memory"))))
+    return results

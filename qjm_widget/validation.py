@@ -54,33 +54,24 @@ def share_level(value: object) -> str | None:
     return value.lower()
 
 
-def _is_pulse(item: object) -> bool:
-    return type(item).__module__.startswith("qiskit.pulse") or type(item).__name__ in (
-        "Schedule",
-        "ScheduleBlock",
-    )
-
-
-def experiments_list(experiments: object) -> list[QuantumCircuit]:
-    single = isinstance(experiments, QuantumCircuit) or _is_pulse(experiments)
-    items = [experiments] if single else experiments
-    if not isinstance(items, Sequence) or isinstance(items, str):
-        raise JobManagerInvalidInputError(
-            f"experiments must be a QuantumCircuit or a list of them, got {type(items).__name__}"
-        )
-    if not items:
-        raise JobManagerInvalidInputError("experiments is empty: pass at least one QuantumCircuit")
-    for index, item in enumerate(items):
-        if _is_pulse(item):
+def fits_executions(
+    max_executions_per_job: int | None,
+    shots: Sequence[int | None],
+    max_shots_per_job: int | None,
+) -> None:
+    """Every experiment's point, at the shots one job runs of it, fits in one job."""
+    if max_executions_per_job is None:
+        return
+    for index, experiment_shots in enumerate(shots):
+        if experiment_shots is None:
+            continue
+        per_job = min(experiment_shots, max_shots_per_job or experiment_shots)
+        if per_job > max_executions_per_job:
             raise JobManagerInvalidInputError(
-                f"experiment {index} is a pulse schedule: pulse schedules no longer exist in "
-                "Qiskit 2.x; pass QuantumCircuits"
+                f"max_executions_per_job is {max_executions_per_job}, fewer than the {per_job} "
+                f"shots of one point of experiment {index}: raise it, or split the shots with "
+                f"max_shots_per_job={max_executions_per_job}"
             )
-        if not isinstance(item, QuantumCircuit):
-            raise JobManagerInvalidInputError(
-                f"experiment {index} is a {type(item).__name__}, not a QuantumCircuit"
-            )
-    return list(items)
 
 
 def circuits_fit(adapter: BackendAdapter, circuits: Sequence[QuantumCircuit]) -> None:
@@ -90,12 +81,6 @@ def circuits_fit(adapter: BackendAdapter, circuits: Sequence[QuantumCircuit]) ->
             raise JobManagerInvalidInputError(
                 f"experiment {index} ({circuit.name!r}) has {circuit.num_qubits} qubits; "
                 f"{adapter.name} has {width}"
-            )
-        if circuit.parameters:
-            names = ", ".join(sorted(p.name for p in circuit.parameters)[:5])
-            raise JobManagerInvalidInputError(
-                f"experiment {index} ({circuit.name!r}) has unbound parameters ({names}); "
-                "bind them with circuit.assign_parameters(...) first"
             )
 
 

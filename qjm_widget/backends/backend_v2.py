@@ -10,10 +10,10 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
-from qiskit import QuantumCircuit
 from qiskit.providers import BackendV2
-from qiskit.result.models import ExperimentResult
 
+from ..outcomes import SliceResult, slice_results_of_circuits
+from ..workload import Slice
 from .base import BackendAdapter, Capabilities
 
 logger = logging.getLogger(__name__)
@@ -130,9 +130,14 @@ class BackendV2Adapter(BackendAdapter):
         shots = getattr(self.backend.options, "shots", None)
         return shots if isinstance(shots, int) and shots > 0 else None
 
+    @cached_property
+    def binds_natively(self) -> bool:
+        """True where ``backend.run`` takes ``parameter_binds`` itself (AerSimulator)."""
+        return "parameter_binds" in _run_parameters(self.backend)
+
     def submit(
         self,
-        circuits: Sequence[QuantumCircuit],
+        slices: Sequence[Slice],
         *,
         shots: int | None,
         run_config: Mapping[str, Any],
@@ -147,19 +152,24 @@ class BackendV2Adapter(BackendAdapter):
             options["job_tags"] = list(tags)
         if self.capabilities.takes_names:
             options["job_name"] = name
-        prepared = self.prepare(circuits)
+        prepared = self.prepare([s.circuit for s in slices])
+        if any(s.experiment.parameterized for s in slices):
+            if self.binds_natively:
+                options["parameter_binds"] = [s.experiment.binds(s.first, s.last) for s in slices]
+            else:
+                prepared = [
+                    bound
+                    for s, circuit in zip(slices, prepared, strict=True)
+                    for bound in s.experiment.bound_circuits(s.first, s.last, circuit)
+                ]
         if runs_inside_submit(self.backend):
             with serial_run_lock(self.backend):
                 return self.backend.run(prepared, **options)
         return self.backend.run(prepared, **options)
 
     def fetch(
-        self, job: Any, circuits: Sequence[QuantumCircuit], run_config: Mapping[str, Any]
-    ) -> list[ExperimentResult]:
-        result = job.result()
-        experiments = list(result.results)
-        if len(experiments) != len(circuits):
-            raise RuntimeError(
-                f"the backend returned {len(experiments)} results for {len(circuits)} circuits"
-            )
-        return experiments
+        self, job: Any, slices: Sequence[Slice], run_config: Mapping[str, Any]
+    ) -> list[SliceResult]:
+        # One result per circuit and point, circuit after circuit, bound client-side or not.
+        results = list(job.result().results)
+        return slice_results_of_circuits(results, [s.num_points for s in slices])

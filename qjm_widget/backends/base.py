@@ -11,8 +11,9 @@ from typing import Any
 
 from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
-from qiskit.result.models import ExperimentResult
 
+from ..outcomes import SliceResult
+from ..workload import Slice
 from .ibm_errors import explain_ibm_error
 from .isa import pass_manager_for
 from .status import to_job_status
@@ -81,9 +82,10 @@ class BackendAdapter(abc.ABC):
     def default_shots(self) -> int | None:
         """Shots the backend uses when none are given, None where unknown."""
 
-    def experiments_per_job_limit(self, shots: int | None) -> int | None:
-        """Most circuits one job may hold at ``shots`` shots each; None where unlimited."""
-        return self.capabilities.max_experiments_per_job
+    def executions_per_job_limit(self) -> int | None:
+        """Most circuit executions (circuits x points x shots) one job may hold; None where
+        the backend sets no such limit."""
+        return None
 
     def prepare(self, circuits: Sequence[QuantumCircuit]) -> list[QuantumCircuit]:
         """The circuits as submitted: transpiled for the backend where the user asked for it."""
@@ -108,14 +110,14 @@ class BackendAdapter(abc.ABC):
     @abc.abstractmethod
     def submit(
         self,
-        circuits: Sequence[QuantumCircuit],
+        slices: Sequence[Slice],
         *,
         shots: int | None,
         run_config: Mapping[str, Any],
         name: str,
         tags: Sequence[str],
     ) -> Any:
-        """Start one job and return its handle."""
+        """Start one job running ``slices`` (each an experiment or some of its points)."""
 
     def status(self, job: Any) -> JobStatus | None:
         return to_job_status(job.status())
@@ -175,9 +177,9 @@ class BackendAdapter(abc.ABC):
 
     @abc.abstractmethod
     def fetch(
-        self, job: Any, circuits: Sequence[QuantumCircuit], run_config: Mapping[str, Any]
-    ) -> list[ExperimentResult]:
-        """Block until the job's results are in; one ExperimentResult per circuit, in order."""
+        self, job: Any, slices: Sequence[Slice], run_config: Mapping[str, Any]
+    ) -> list[SliceResult]:
+        """Block until the job's results are in; one SliceResult per slice, in order."""
 
     def error_text(self, job: Any) -> str:
         """Words for a job that ended in ERROR."""

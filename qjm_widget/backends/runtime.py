@@ -19,10 +19,11 @@ from typing import Any
 from qiskit import QuantumCircuit
 
 from ..exceptions import JobManagerInvalidInputError
+from ..workload import Slice
 from .backend_v2 import REMOTE_POLL_INTERVAL
 from .base import Capabilities
 from .isa import check_isa
-from .sampler import SAMPLER_RUN_OPTIONS, SamplerAdapter
+from .sampler import SAMPLER_RUN_OPTIONS, SamplerAdapter, pubs_of
 
 logger = logging.getLogger(__name__)
 
@@ -128,11 +129,8 @@ class RuntimeAdapter(SamplerAdapter):
             run_options=SAMPLER_RUN_OPTIONS,
         )
 
-    def experiments_per_job_limit(self, shots: int | None) -> int | None:
-        limits = [self.capabilities.max_experiments_per_job]
-        if shots:
-            limits.append(max(1, MAX_EXECUTIONS_PER_JOB // shots))
-        return min((limit for limit in limits if limit is not None), default=None)
+    def executions_per_job_limit(self) -> int | None:
+        return MAX_EXECUTIONS_PER_JOB
 
     def default_shots(self) -> int | None:
         shots = getattr(self._options, "default_shots", None)
@@ -162,7 +160,7 @@ class RuntimeAdapter(SamplerAdapter):
 
     def submit(
         self,
-        circuits: Sequence[QuantumCircuit],
+        slices: Sequence[Slice],
         *,
         shots: int | None,
         run_config: Mapping[str, Any],
@@ -174,7 +172,8 @@ class RuntimeAdapter(SamplerAdapter):
         mode = self._mode()
         sampler = runtime.SamplerV2(mode=mode, options=options)
         sampler.options.environment.job_tags = list(tags)
-        pubs = [(circuit,) for circuit in self.prepare(circuits)]
+        # PUBs with their values: IBM binds on its side, one transpiled circuit per PUB.
+        pubs = pubs_of(slices, self.prepare([s.circuit for s in slices]))
         try:
             return sampler.run(pubs, shots=shots)
         except Exception as exc:

@@ -8,9 +8,10 @@ from typing import Any
 
 from qiskit import QuantumCircuit
 from qiskit.primitives import BaseSamplerV2
-from qiskit.result.models import ExperimentResult, ExperimentResultData
 
 from ..exceptions import JobManagerInvalidInputError
+from ..outcomes import SliceResult, pub_slice_result
+from ..workload import Slice
 from .backend_v2 import LOCAL_POLL_INTERVAL
 from .base import BackendAdapter, Capabilities
 from .isa import check_isa
@@ -48,26 +49,29 @@ def result_header(fields: dict[str, Any]) -> Any:
     return header
 
 
-def _to_hex(bitstring: str) -> str:
-    return hex(int(bitstring, 2)) if bitstring else "0x0"
+def pubs_of(slices: Sequence[Slice], circuits: Sequence[QuantumCircuit]) -> list[tuple[Any, ...]]:
+    """The PUBs of one job: each slice's (prepared) circuit, with its points' values."""
+    return [
+        (circuit, s.experiment.point_values(s.first, s.last))
+        if s.experiment.parameterized
+        else (circuit,)
+        for s, circuit in zip(slices, circuits, strict=True)
+    ]
 
 
-def pub_to_experiment(pub_result: Any, circuit: QuantumCircuit, memory: bool) -> ExperimentResult:
-    bits = pub_result.join_data()
-    counts: dict[str, int] = {}
-    for key, value in bits.get_counts().items():
-        hex_key = _to_hex(key)
-        counts[hex_key] = counts.get(hex_key, 0) + int(value)
-    data: dict[str, Any] = {"counts": counts}
-    if memory:
-        data["memory"] = [_to_hex(b) for b in bits.get_bitstrings()]
-    return ExperimentResult(
-        shots=int(bits.num_shots),
-        success=True,
-        data=ExperimentResultData(**data),
-        header=experiment_header(circuit),
-        status="DONE",
-    )
+def pub_results_of(
+    result: Any, slices: Sequence[Slice], run_config: Mapping[str, Any]
+) -> list[SliceResult]:
+    pub_results = list(result)
+    if len(pub_results) != len(slices):
+        raise RuntimeError(
+            f"the sampler returned {len(pub_results)} results for {len(slices)} PUBs"
+        )
+    memory = bool(run_config.get("memory", False))
+    return [
+        pub_slice_result(p, s.circuit, s.num_points, memory)
+        for p, s in zip(pub_results, slices, strict=True)
+    ]
 
 
 class SamplerAdapter(BackendAdapter):
@@ -123,23 +127,17 @@ class SamplerAdapter(BackendAdapter):
 
     def submit(
         self,
-        circuits: Sequence[QuantumCircuit],
+        slices: Sequence[Slice],
         *,
         shots: int | None,
         run_config: Mapping[str, Any],
         name: str,
         tags: Sequence[str],
     ) -> Any:
-        return self.backend.run([(circuit,) for circuit in self.prepare(circuits)], shots=shots)
+        pubs = pubs_of(slices, self.prepare([s.circuit for s in slices]))
+        return self.backend.run(pubs, shots=shots)
 
     def fetch(
-        self, job: Any, circuits: Sequence[QuantumCircuit], run_config: Mapping[str, Any]
-    ) -> list[ExperimentResult]:
-        result = job.result()
-        pub_results = list(result)
-        if len(pub_results) != len(circuits):
-            raise RuntimeError(
-                f"the sampler returned {len(pub_results)} results for {len(circuits)} circuits"
-            )
-        memory = bool(run_config.get("memory", False))
-        return [pub_to_experiment(p, c, memory) for p, c in zip(pub_results, circuits, strict=True)]
+        self, job: Any, slices: Sequence[Slice], run_config: Mapping[str, Any]
+    ) -> list[SliceResult]:
+        return pub_results_of(job.result(), slices, run_config)
