@@ -384,7 +384,7 @@ class ManagedJobSet(ChunkRunner):
         chunk.job = None
         chunk.job_id = None
         chunk.job_status = JobStatus.INITIALIZING
-        chunk.experiment_results = None  # its counts stay merged until the new run replaces them
+        chunk.results = None  # its counts stay merged until the new run replaces them
         chunk.error = None
         chunk.note = "retry requested"
         self._failures.pop(chunk.index, None)

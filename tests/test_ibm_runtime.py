@@ -15,6 +15,7 @@ from qiskit_ibm_runtime import Batch, SamplerV2
 
 from qjm_widget import ChunkState, JobManager, JobManagerInvalidInputError, RetryPolicy, runner
 from qjm_widget.backends import RuntimeAdapter, describe_exception
+from qjm_widget.chunk import plan_chunks
 
 SHOTS = 40
 
@@ -157,10 +158,9 @@ def test_transpile_true_transpiles_each_job_and_keeps_the_users_circuits(
 
 
 def test_ibm_caps_a_job_at_ten_million_executions(backend: object) -> None:
-    adapter = RuntimeAdapter(backend)
-    assert adapter.experiments_per_job_limit(1_000_000) == 10
-    assert adapter.experiments_per_job_limit(20_000_000) == 1
-    assert adapter.experiments_per_job_limit(None) == adapter.capabilities.max_experiments_per_job
+    assert RuntimeAdapter(backend).executions_per_job_limit() == 10_000_000
+    chunks = plan_chunks([1] * 25, [1_000_000] * 25, 25, 10_000_000)
+    assert [c.num_experiments for c in chunks] == [10, 10, 5]
 
 
 def test_a_backend_ibm_does_not_know_is_described_in_words(api: RuntimeStandIn) -> None:

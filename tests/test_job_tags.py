@@ -30,8 +30,9 @@ from qjm_widget.job_tags import (
 def test_tags_of_every_chunk_give_back_the_plan_that_cut_the_set(
     experiments: int, per_job: int, shots: int | None, cap: int | None
 ) -> None:
-    chunks = plan_chunks(experiments, per_job, shots, cap)
+    chunks = plan_chunks([1] * experiments, [shots] * experiments, per_job, max_shots_per_job=cap)
     plan = plan_of(chunks)
+    assert plan is not None
     for chunk in chunks:
         tags = job_tags(["mine"], "abc", chunk.index, plan, "sweep 7")
         assert tags[0] == "mine"
@@ -60,6 +61,18 @@ def test_tags_of_every_chunk_give_back_the_plan_that_cut_the_set(
 )
 def test_a_missing_or_malformed_plan_tag_reads_as_none(tags: list[str]) -> None:
     assert plan_from(tags) is None
+
+
+def test_a_cut_four_numbers_cannot_tell_gets_the_custom_plan_tag() -> None:
+    # A sweep split along its points, then PUBs with shots of their own.
+    for chunks in (
+        plan_chunks([10, 1], [100, 100], 5, max_executions_per_job=400),
+        plan_chunks([1, 1, 1], [100, 200, 100], 3),
+    ):
+        assert plan_of(chunks) is None
+        tags = job_tags([], "abc", 0, None, "sweep")
+        assert "qjm_plan_custom" in tags
+        assert plan_from(tags) is None
 
 
 def test_chunk_tag_must_be_a_number() -> None:

@@ -32,7 +32,7 @@ from qjm_widget import (
     ManagedJobSet,
     ManagedResultDataNotAvailable,
 )
-from qjm_widget.store import STORE_ENV_VAR, StoreError
+from qjm_widget.store import SCHEMA_VERSION, STORE_ENV_VAR, StoreError
 from qjm_widget.testing import FaultyBackend
 from qjm_widget.widget import STATE_CODES, JobSetWidget
 
@@ -246,7 +246,7 @@ def test_an_empty_file_or_a_fresh_path_becomes_a_store(
     assert manager.store._db.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
     assert rows(path, "PRAGMA journal_mode") == [("wal",)]
     meta = dict(rows(path, "SELECT key, value FROM meta"))
-    assert meta == {"application": "qjm_widget", "schema_version": "1"}
+    assert meta == {"application": "qjm_widget", "schema_version": str(SCHEMA_VERSION)}
     assert all_counts(manager.retrieve_job_set(job_set_id)) == [exact(i) for i in range(4)]
 
 

@@ -93,8 +93,8 @@ def test_empty_experiments_are_refused(manager: JobManager, aer: FaultyBackend, 
 @pytest.mark.parametrize(
     ("experiments", "message"),
     [
-        (3, "experiments must be a QuantumCircuit or a list of them, got int"),
-        ("basis_0", "experiments must be a QuantumCircuit or a list of them, got str"),
+        (3, "experiments must be a QuantumCircuit, a PUB or a list of them, got int"),
+        ("basis_0", "experiments must be a QuantumCircuit, a PUB or a list of them, got str"),
         ([*basis_circuits(4), 7], "experiment 4 is a int, not a QuantumCircuit"),
         ([basis_circuit(0), "basis_1"], "experiment 1 is a str, not a QuantumCircuit"),
     ],
