@@ -105,13 +105,17 @@ class JobSetWidget(anywidget.AnyWidget):
     bounds = traitlets.Bytes(b"").tag(sync=True)
     """Per chunk, uint32 LE first and last experiment index; sent once. bytes, default b""."""
     errors = traitlets.List(traitlets.Dict()).tag(sync=True)
-    """Failed chunks (at most 100): index, start, end, state, error, job_id, attempts."""
+    """Failed chunks (at most 100): index, start, end, points ([experiment, first, last] of
+    the part of one sweep it holds, or None), state, error, job_id, attempts."""
     errors_total = traitlets.Int(0).tag(sync=True)
     """Number of failed chunks, those beyond the first 100 included. int, default 0."""
     selected_detail = traitlets.Dict().tag(sync=True)
     """Details of the chunk the view selected, {} when none. dict, default {}."""
     histogram = traitlets.Dict().tag(sync=True)
-    """Merged counts shown: experiment (-1 = all), bars [[key, count]], other, total."""
+    """Merged counts shown: experiment (-1 = all), point (-1 = all its points), num_points (0
+    where the experiment is a bound circuit), shape (of its points, []), values ({parameter:
+    value} of the point shown, {}), bars [[key, count]], other, total. dict, default {}.
+    Only the point shown travels: never the sweep's values in bulk."""
 
     def __init__(
         self,
@@ -145,6 +149,7 @@ class JobSetWidget(anywidget.AnyWidget):
         self._last_flush = 0.0
         self._selected = -1
         self._experiment: int | None = None
+        self._point: int | None = None
         self._failed = {i for i, code in enumerate(self._codes) if code in FAILED_CODES}
         self._flush_lock = threading.Lock()
         with self.hold_sync():
@@ -224,9 +229,22 @@ class JobSetWidget(anywidget.AnyWidget):
         self.errors = [_chunk_summary(chunks[i]) for i in sorted(self._failed)[:MAX_ERRORS]]
 
     def _write_histogram(self) -> None:
-        counts = self._job_set.merged_counts(self._experiment)
-        experiment = -1 if self._experiment is None else self._experiment
-        self.histogram = {"experiment": experiment, **top_outcomes(counts)}
+        counts = self._job_set.merged_counts(self._experiment, self._point)
+        sweep: dict[str, Any] = {"num_points": 0, "shape": [], "values": {}}
+        if self._experiment is not None:
+            shown = self._job_set.experiments()[self._experiment]
+            if shown.parameterized:
+                sweep = {
+                    "num_points": shown.num_points,
+                    "shape": list(shown.shape),
+                    "values": {} if self._point is None else shown.values_at(self._point),
+                }
+        self.histogram = {
+            "experiment": -1 if self._experiment is None else self._experiment,
+            "point": -1 if self._point is None else self._point,
+            **sweep,
+            **top_outcomes(counts),
+        }
 
     def _write_selected(self) -> None:
         if self._selected < 0:
@@ -285,15 +303,29 @@ class JobSetWidget(anywidget.AnyWidget):
             return lambda: self._select(index)
         if kind == "show_experiment":
             index = _index(content, self.num_experiments, allow_none=True)
-            return lambda: self._show_experiment(index)
+            point = self._point_of(content, index)
+            return lambda: self._show_experiment(index, point)
         raise ValueError(f"unknown message type {kind!r}")
 
     def _select(self, index: int) -> None:
         self._selected = index
         self._write_selected()
 
-    def _show_experiment(self, index: int) -> None:
+    def _point_of(self, content: dict[str, Any], experiment: int) -> int:
+        """The point a show_experiment message asks for: -1 (all points) when it names none."""
+        if content.get("point", -1) == -1:
+            return -1
+        if experiment < 0:
+            raise ValueError("show_experiment: a point needs an experiment")
+        shown = self._job_set.experiments()[experiment]
+        size = shown.num_points if shown.parameterized else 0
+        return _index(
+            {"type": "show_experiment", "index": content.get("point")}, size, allow_none=True
+        )
+
+    def _show_experiment(self, index: int, point: int) -> None:
         self._experiment = None if index < 0 else index
+        self._point = None if point < 0 else point
         self._write_histogram()
 
     def close(self) -> None:
@@ -315,6 +347,7 @@ def _chunk_summary(chunk: ManagedJob) -> dict[str, Any]:
         "index": chunk.index,
         "start": chunk.start_index,
         "end": chunk.end_index,
+        "points": None if chunk.points is None else list(chunk.points),
         "state": "partial" if chunk_code(chunk) == PARTIAL else chunk.state.value,
         "error": chunk.error,
         "job_id": chunk.job_id,
