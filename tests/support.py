@@ -43,3 +43,31 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.01)
     return condition()
+
+
+def sweep_circuit(num_qubits: int = NUM_QUBITS, name: str = "sweep") -> QuantumCircuit:
+    """rx(t_q) on every qubit, then measure: with each t_q in {0, pi} a point prepares a basis
+    state, so every shot of every point is known."""
+    from qiskit.circuit import Parameter
+
+    circuit = QuantumCircuit(num_qubits, num_qubits, name=name)
+    for qubit in range(num_qubits):
+        circuit.rx(Parameter(f"t{qubit}"), qubit)
+    circuit.measure(range(num_qubits), range(num_qubits))
+    return circuit
+
+
+def sweep_point(state: int, num_qubits: int = NUM_QUBITS) -> list[float]:
+    """The values (in the circuit's parameter order t0, t1, ...) that prepare |state>."""
+    import math
+
+    return [math.pi * (state >> qubit & 1) for qubit in range(num_qubits)]
+
+
+def sweep_binds(states: list[int], circuit: QuantumCircuit) -> dict[object, list[float]]:
+    """``parameter_binds`` for ``circuit`` (from sweep_circuit) whose points prepare ``states``."""
+    width = circuit.num_qubits
+    return {
+        parameter: [sweep_point(s, width)[q] for s in states]
+        for q, parameter in enumerate(circuit.parameters)
+    }

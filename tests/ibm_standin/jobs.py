@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from qiskit.primitives import PrimitiveResult
+from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 from qiskit_ibm_runtime import RuntimeEncoder
@@ -127,6 +128,15 @@ class _Job:
         return body
 
 
+def executions_of(pubs: list[Any], default_shots: int) -> int:
+    """Circuit executions of a job as IBM counts them: every PUB's points times its shots."""
+    total = 0
+    for circuit, values, shots in pubs:
+        points = SamplerPub.coerce((circuit, values if circuit.num_parameters else None))
+        total += points.parameter_values.size * int(shots or default_shots)
+    return total
+
+
 class JobStore:
     """Jobs and sessions behind one lock; a single worker thread runs the queue."""
 
@@ -147,6 +157,7 @@ class JobStore:
         self._held = False
         self._stopping = False
         self.max_pending: int | None = None
+        self.max_executions: int | None = None
         self._samplers: dict[str, AerSamplerV2] = {}
         self._worker = threading.Thread(target=self._work, name="ibm-standin-worker", daemon=True)
 
@@ -199,6 +210,15 @@ class JobStore:
         tags = payload.get("tags") or []
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise ApiError(400, 1209, "Job tags must be a list of strings.")
+        options = (payload.get("params") or {}).get("options") or {}
+        executions = executions_of(pubs, int(options.get("default_shots") or DEFAULT_SHOTS))
+        if self.max_executions is not None and executions > self.max_executions:
+            raise ApiError(
+                400,
+                1305,
+                f"The job holds {executions} circuit executions; a job may hold at most "
+                f"{self.max_executions}.",
+            )
         with self._cond:
             pending = sum(1 for j in self._jobs.values() if j.status in PENDING)
             if self._faults.take_pending_limit():

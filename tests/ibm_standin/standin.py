@@ -194,6 +194,18 @@ class RuntimeStandIn:
             raise ValueError(f"max_pending must be None or an int >= 0, got {value!r}")
         self._store.max_pending = value
 
+    @property
+    def max_executions(self) -> int | None:
+        """When set, POST /jobs answers 400 for a job of more circuit executions (PUB points x
+        shots) than this: IBM's limit is 10 million, a test sets it low."""
+        return self._store.max_executions
+
+    @max_executions.setter
+    def max_executions(self, value: int | None) -> None:
+        if value is not None and (not isinstance(value, int) or value <= 0):
+            raise ValueError(f"max_executions must be None or an int > 0, got {value!r}")
+        self._store.max_executions = value
+
     def hold(self) -> None:
         """New and queued jobs stay QUEUED until ``release()`` (a running job finishes)."""
         self._store.hold()
