@@ -188,6 +188,8 @@ def _from_pub(index: int, item: Any) -> Experiment:
                 f"{where} is a {type(item).__name__} whose first item is not a QuantumCircuit; "
                 "a PUB is (circuit,), (circuit, values) or (circuit, values, shots)"
             )
+        if (len(item) < 2 or item[1] is None) and item[0].num_parameters:
+            raise _unbound(index, item[0])
         if len(item) > 2 and item[2] is not None:
             shots = item[2]
             if isinstance(shots, bool) or not isinstance(shots, int | np.integer) or shots <= 0:

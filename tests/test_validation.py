@@ -17,6 +17,7 @@ from qiskit.primitives import StatevectorSampler
 from qiskit.providers import Options
 from qiskit_aer import AerSimulator
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2
+from support import sweep_circuit
 
 from qjm_widget import (
     JobManager,
@@ -123,7 +124,9 @@ def test_a_single_pulse_schedule_is_refused_saying_pulse_is_gone(
     )
 
 
-@pytest.mark.parametrize("option", ["max_experiments_per_job", "max_shots_per_job"])
+@pytest.mark.parametrize(
+    "option", ["max_experiments_per_job", "max_shots_per_job", "max_executions_per_job"]
+)
 @pytest.mark.parametrize("value", NOT_POSITIVE_INTS)
 def test_chunk_limits_must_be_positive_ints(
     manager: JobManager, aer: FaultyBackend, option: str, value: Any
@@ -220,6 +223,101 @@ def test_unbound_parameters_are_refused(
     circuit.rx(theta, 0)
     message = "experiment 1 ('basis_1') has unbound parameters (theta)"
     assert_refused(manager, backend, message, experiments=[basis_circuit(0), circuit])
+    for way in ("circuit.assign_parameters", "parameter_binds=", "as a PUB (circuit, values)"):
+        assert_refused(manager, backend, way, experiments=[basis_circuit(0), circuit])
+
+
+def _sweep() -> QuantumCircuit:
+    return sweep_circuit(2)
+
+
+SWEEP = _sweep()
+T0, T1 = SWEEP.parameters
+OTHER = Parameter("t0")  # the same name as the circuit's, another parameter
+
+
+@pytest.mark.parametrize(
+    ("binds", "message"),
+    [
+        ({T0: [0.0], T1: [0.0]}, "parameter_binds must be a list of dicts (one per circuit)"),
+        ([{T0: [0.0], T1: [0.0]}] * 2, "parameter_binds has 2 entries for 1 experiments"),
+        (["t0"], "parameter_binds[0] must be a dict of parameter -> list of values, got str"),
+        ([{T0: [0.0], T1: [0.0], "phi": [1.0]}], "parameter_binds[0] names parameter 'phi'"),
+        ([{OTHER: [0.0], T1: [0.0]}], "parameter_binds[0] names parameter 't0'"),
+        ([{T0: [0.0]}], "parameter_binds[0] gives no values for parameter(s) t1"),
+        ([{T0: [0.0, 1.0], T1: [0.0]}], "every parameter needs as many values as the others"),
+        ([{T0: ["a"], T1: [0.0]}], "parameter values must be real numbers"),
+        ([{T0: [1j], T1: [0.0]}], "parameter values must be real numbers"),
+        ([{T0: [float("nan")], T1: [0.0]}], "parameter values must be finite numbers"),
+        ([{T0: 0.5, T1: [0.0]}], "parameter_binds[0]['t0'] must be a list of values"),
+        ([{T0: [[0.0]], T1: [[0.0]]}], "must be a flat list of values"),
+        ([{T0: [], T1: []}], "parameter_binds[0]: the value lists are empty"),
+    ],
+)
+@pytest.mark.parametrize("kind", ["aer", "sampler"])
+def test_bad_parameter_binds_are_refused(
+    manager: JobManager, request: pytest.FixtureRequest, kind: str, binds: Any, message: str
+) -> None:
+    backend = request.getfixturevalue(kind)
+    assert_refused(manager, backend, message, experiments=[SWEEP], parameter_binds=binds)
+
+
+@pytest.mark.parametrize(
+    ("pub", "message"),
+    [
+        ((SWEEP, [[0.0, 1.0, 2.0]]), "the last axis of its values has length 3, but the circuit"),
+        ((SWEEP, 0.5), "the last axis of its values has length 1"),
+        ((SWEEP, [["a", "b"]]), "parameter values must be real numbers"),
+        ((SWEEP, [[0.0, 0.0]], 0), "PUB shots must be a positive int, got 0"),
+        ((SWEEP, [[0.0, 0.0]], -3), "PUB shots must be a positive int, got -3"),
+        ((SWEEP, [[0.0, 0.0]], 2.5), "PUB shots must be a positive int, got 2.5"),
+        ((SWEEP,), "has unbound parameters (t0, t1)"),
+        (("circuit", [0.0]), "whose first item is not a QuantumCircuit"),
+        ((), "whose first item is not a QuantumCircuit"),
+        ((SWEEP, [[0.0, 0.0]], 10, "extra"), "is not a valid PUB"),
+    ],
+)
+@pytest.mark.parametrize("kind", ["aer", "sampler"])
+def test_bad_pubs_are_refused(
+    manager: JobManager, request: pytest.FixtureRequest, kind: str, pub: Any, message: str
+) -> None:
+    backend = request.getfixturevalue(kind)
+    assert_refused(manager, backend, message, experiments=[basis_circuit(0), pub])
+
+
+def test_a_pub_with_parameter_binds_is_refused(manager: JobManager, aer: FaultyBackend) -> None:
+    message = "experiment 0 is a PUB, which carries its own values"
+    experiments = [(SWEEP, [[0.0, 0.0]])]
+    assert_refused(manager, aer, message, experiments=experiments, parameter_binds=[{}])
+
+
+@pytest.mark.parametrize("kind", ["aer", "sampler"])
+def test_max_executions_per_job_below_one_points_shots_is_refused(
+    manager: JobManager, request: pytest.FixtureRequest, kind: str
+) -> None:
+    backend = request.getfixturevalue(kind)
+    message = "max_executions_per_job is 50, fewer than the 100 shots of one point of experiment 0"
+    pub = (SWEEP, [[0.0, 0.0]] * 4)
+    assert_refused(
+        manager, backend, message, experiments=[pub], shots=100, max_executions_per_job=50
+    )
+    # A PUB's own shots count too, and max_shots_per_job is named as the way out.
+    own = (SWEEP, [[0.0, 0.0]], 300)
+    assert_refused(
+        manager,
+        backend,
+        "max_shots_per_job=100",
+        experiments=[own],
+        shots=10,
+        max_executions_per_job=100,
+    )
+
+
+def test_max_executions_per_job_needs_shots(manager: JobManager) -> None:
+    backend = NoDefaultShotsBackend(AerSimulator())
+    assert_refused(
+        manager, backend, "max_executions_per_job needs shots", max_executions_per_job=100
+    )
 
 
 @pytest.mark.parametrize("shots", [0, -5, 2.5, True, "100"])
