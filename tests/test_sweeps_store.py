@@ -1,0 +1,163 @@
+"""Sweeps in the store: parameter values and sampler bit arrays written as npz (never pickle),
+read back in a new process, where ``pub_result`` and per-point counts are what they were; and
+store files of schema 1 still load."""
+
+from __future__ import annotations
+
+import io
+import json
+import pathlib
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import basis_circuit, basis_circuits, expected_key
+from qiskit.primitives import StatevectorSampler
+from qiskit_aer import AerSimulator
+from support import sweep_binds, sweep_circuit, sweep_point
+
+from qjm_widget import ChunkState, JobManager, StoreError
+from qjm_widget.store import SCHEMA_VERSION, Store
+from qjm_widget.testing import FaultySampler
+
+SHOTS = 16
+STATES = [3, 1, 4, 1, 5, 2, 6, 5, 0, 7, 2, 4]
+
+RETRIEVE = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    from qjm_widget import JobManager
+    store, job_set_id, out = sys.argv[1:]
+    results = JobManager(store=store).retrieve_job_set(job_set_id).results(timeout=10)
+    pub = results.pub_result(0)
+    np.save(out + ".npy", pub.data.c.array, allow_pickle=False)
+    counts = [results.get_counts(0, (i, j)) for i in range(3) for j in range(4)]
+    json.dump({"shape": list(pub.data.c.shape), "counts": counts, "bound": results.get_counts(1),
+               "metadata": pub.metadata}, open(out + ".json", "w"))
+    """
+)
+
+
+def values_of(states: list[int]) -> np.ndarray[Any, Any]:
+    return np.array([sweep_point(s) for s in states])
+
+
+def test_pub_result_after_retrieve_job_set_in_a_new_process(tmp_path: pathlib.Path) -> None:
+    store = tmp_path / "store.sqlite3"
+    sweep = sweep_circuit()
+    values = values_of(STATES).reshape(3, 4, 3)
+    job_set = JobManager(store=store).run(
+        [(sweep, values), basis_circuit(6)],
+        StatevectorSampler(),
+        shots=SHOTS,
+        max_executions_per_job=5 * SHOTS,
+    )
+    here = job_set.results(timeout=60)
+    assert [c.points for c in job_set.managed_jobs()][:3] == [(0, 0, 4), (0, 5, 9), (0, 10, 11)]
+    out = tmp_path / "retrieved"
+    subprocess.run(
+        [sys.executable, "-c", RETRIEVE, str(store), job_set.job_set_id(), str(out)],
+        check=True,
+        timeout=120,
+    )
+    there = json.loads(out.with_suffix(".json").read_text())
+    assert there["shape"] == [3, 4]
+    assert there["counts"] == [{expected_key(s): SHOTS} for s in STATES]
+    assert there["bound"] == {expected_key(6): SHOTS}
+    assert np.array_equal(np.load(out.with_suffix(".npy")), here.pub_result(0).data.c.array)
+    assert there["metadata"] == here.pub_result(0).metadata
+
+
+def test_a_failed_part_of_a_sweep_is_retried_after_a_restart_and_counted_once(
+    tmp_path: pathlib.Path,
+) -> None:
+    store = tmp_path / "store.sqlite3"
+    sweep = sweep_circuit()
+    job_set = JobManager(store=store).run(
+        [(sweep, values_of(STATES))],
+        FaultySampler(StatevectorSampler(), error_jobs=1),
+        shots=SHOTS,
+        max_executions_per_job=4 * SHOTS,
+        max_concurrent_jobs=1,
+    )
+    job_set.wait(60)
+    assert [c.state for c in job_set.managed_jobs()] == [ChunkState.ERROR] + [ChunkState.DONE] * 2
+
+    again = JobManager(store=store).retrieve_job_set(
+        job_set.job_set_id(), backend=StatevectorSampler()
+    )
+    assert again.counts().shots == [SHOTS * 8]
+    assert again.retry_failed() == [0]
+    results = again.results(timeout=60)
+    assert results.success
+    assert again.counts().shots == [SHOTS * 12], "a point was counted twice or lost"
+    assert [results.get_counts(0, p) for p in range(12)] == [
+        {expected_key(s): SHOTS} for s in STATES
+    ]
+
+
+def test_parameter_values_are_stored_as_npy_without_pickle(
+    tmp_path: pathlib.Path, manager: JobManager
+) -> None:
+    sweep = sweep_circuit()
+    job_set = manager.run(
+        [sweep, basis_circuit(1)],
+        AerSimulator(),
+        shots=SHOTS,
+        parameter_binds=[sweep_binds(STATES, sweep), {}],
+    )
+    job_set.wait(60)
+    assert manager.store is not None
+    with sqlite3.connect(manager.store.path) as db:
+        (blob,) = db.execute("SELECT experiment_values FROM job_sets").fetchone()
+    with np.load(io.BytesIO(blob), allow_pickle=False) as archive:
+        assert archive.files == ["e0"]
+        assert archive["e0"].dtype == np.float64
+        assert np.array_equal(archive["e0"], values_of(STATES))
+
+
+def test_a_pickled_array_in_the_store_is_refused_not_loaded(tmp_path: pathlib.Path) -> None:
+    store = tmp_path / "store.sqlite3"
+    sweep = sweep_circuit()
+    job_set = JobManager(store=store).run(
+        [sweep], AerSimulator(), shots=SHOTS, parameter_binds=[sweep_binds(STATES, sweep)]
+    )
+    job_set.wait(60)
+    payload = io.BytesIO()
+    np.savez(payload, e0=np.array([{"boom": 1}], dtype=object))  # pickled inside the npy
+    with sqlite3.connect(store) as db:
+        db.execute("UPDATE job_sets SET experiment_values=?", (payload.getvalue(),))
+    with pytest.raises(StoreError, match="the stored arrays cannot be read"):
+        JobManager(store=store).retrieve_job_set(job_set.job_set_id())
+
+
+def test_a_store_file_of_schema_1_still_loads_and_is_migrated(tmp_path: pathlib.Path) -> None:
+    store = tmp_path / "store.sqlite3"
+    job_set = JobManager(store=store).run(
+        basis_circuits(4), AerSimulator(), shots=SHOTS, max_experiments_per_job=2
+    )
+    job_set.wait(60)
+    # The file as qjm_widget 0.1 with schema 1 wrote it: without the columns of schema 2.
+    with sqlite3.connect(store) as db:
+        for table, column in (
+            ("job_sets", "experiments"),
+            ("job_sets", "experiment_values"),
+            ("chunks", "points"),
+            ("chunks", "arrays"),
+        ):
+            db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+    assert SCHEMA_VERSION == 2
+    Store(store)  # migrates
+    with sqlite3.connect(store) as db:
+        version = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        columns = {row[1] for row in db.execute("PRAGMA table_info(chunks)")}
+    assert version == ("2",)
+    assert {"points", "arrays"} <= columns
+    results = JobManager(store=store).retrieve_job_set(job_set.job_set_id()).results(timeout=10)
+    assert [results.get_counts(i) for i in range(4)] == [{expected_key(i): SHOTS} for i in range(4)]
