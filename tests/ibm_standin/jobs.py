@@ -67,6 +67,8 @@ class JobView:
     created: datetime
     program_id: str
     reason: str | None
+    pubs: tuple[Any, ...] = ()
+    """The PUBs as the server decoded them: (circuit, parameter values or None, shots)."""
 
 
 @dataclass(slots=True)
@@ -98,6 +100,7 @@ class _Job:
             self.created,
             self.program_id,
             self.reason,
+            tuple(self.pubs),
         )
 
     def wire(self, with_params: bool) -> dict[str, Any]:
