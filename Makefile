@@ -86,6 +86,7 @@ bench: install $(CHROMIUM)
 	$(BIN)/python benchmarks/comm_bytes.py
 	$(BIN)/python benchmarks/view_update.py
 	$(BIN)/python benchmarks/ibm_requests.py
+	$(BIN)/python benchmarks/sweeps.py
 
 clean:
 	rm -rf $(VENV) $(VENV1) node_modules qjm_widget/static .mypy_cache .ruff_cache .pytest_cache
