@@ -12,18 +12,18 @@ import asyncio
 import pathlib
 import sys
 import threading
-import time
 
 import comm
 from qiskit import QuantumCircuit
 from qiskit_aer import AerSimulator
 
-from qjm_widget import JobManager
+from qjm_widget import ChunkState, JobManager
 from qjm_widget.testing import FaultyBackend
-from qjm_widget.widget import JobSetWidget
+from qjm_widget.widget import STATE_CODES, JobSetWidget
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))
-from comm_recorder import RecordingComm, decode_delta
+from comm_recorder import RecordingComm, replay_deltas
+from support import wait_until
 
 SIZES = (100, 1000, 5000)
 
@@ -54,11 +54,13 @@ def measure(loop: asyncio.AbstractEventLoop, num_chunks: int) -> tuple[int, int,
     assert isinstance(recorder, RecordingComm)
     start = len(recorder.updates())
     job_set.wait()
-    while widget.finished_at == 0:
-        time.sleep(0.05)
+    # Not widget.finished_at: it is set before the message with the last delta is sent (when
+    # hold_sync ends, on the loop's thread). Wait for that message itself.
+    done = bytes([STATE_CODES[ChunkState.DONE]]) * num_chunks
+    if not wait_until(lambda: replay_deltas(recorder.updates(), num_chunks)[0] == done, 60):
+        raise RuntimeError(f"{num_chunks} chunks: the deltas did not reach the end in 60 s")
     messages = recorder.updates()[start:]
-    deltas = [m.buffer("delta") for m in messages]
-    changes = sum(len(decode_delta(d)[1]) for d in deltas if d is not None)
+    _codes, changes = replay_deltas(messages, num_chunks)
     total = sum(m.size for m in messages)
     widget.close()
     return changes, len(messages), total, job_set.elapsed

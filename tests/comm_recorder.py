@@ -10,7 +10,7 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +58,22 @@ def decode_delta(raw: bytes) -> tuple[int, dict[int, int]]:
     seq = int.from_bytes(raw[:4], "little")
     entries = {int.from_bytes(raw[i : i + 4], "little"): raw[i + 4] for i in range(4, len(raw), 5)}
     return seq, entries
+
+
+def replay_deltas(messages: Iterable[Sent], num_chunks: int) -> tuple[bytearray, int]:
+    """Each chunk's code as the deltas of ``messages`` alone leave it, from every chunk pending
+    (code 0), and how many changes those deltas carried. Snapshots (``states``) are left out:
+    what this tells is whether the deltas by themselves reached a state."""
+    codes = bytearray(num_chunks)
+    changes = 0
+    for message in messages:
+        delta = message.buffer("delta")
+        if delta is not None:
+            _seq, entries = decode_delta(delta)
+            changes += len(entries)
+            for index, code in entries.items():
+                codes[index] = code
+    return codes, changes
 
 
 @contextmanager

@@ -14,11 +14,39 @@ NOTEBOOKS = sorted((pathlib.Path(__file__).parent.parent / "notebooks").glob("*.
 
 # Appended by the test only: an interactive user keeps the kernel free for the widget's buttons,
 # a headless run waits for the end (without blocking the loop that writes the widget's traits).
+# The job set's end is not the widget's: its last update goes out on the kernel's loop a moment
+# later, and only what is sent before this cell ends is saved. So the cell goes on until every
+# widget shows what the test reads back (each chunk's final state, the failed ones, the counts)
+# as the job set holds it. The widget writes its traits and sends them in one callback of that
+# loop, which this cell shares: whatever the cell sees of them here has been sent.
 WAIT_FOR_THE_END = """
-import asyncio
-for _job_set in [v for v in list(globals().values()) if type(v).__name__ == "ManagedJobSet"]:
-    await asyncio.to_thread(_job_set.wait, 300)
-await asyncio.sleep(0.5)
+import asyncio as _asyncio
+import gc as _gc
+import time as _time
+
+from qjm_widget.widget import FAILED_CODES as _FAILED, JobSetWidget as _Widget, chunk_code as _code
+
+_sets = {v.job_set_id(): v for v in list(globals().values()) if type(v).__name__ == "ManagedJobSet"}
+for _job_set in _sets.values():
+    await _asyncio.to_thread(_job_set.wait, 300)
+
+
+def _shown(widget):
+    return (widget.finished_at > 0, widget.states[4:], widget.errors_total,
+            widget.histogram.get("total"))
+
+
+def _end(job_set):
+    codes = bytes(_code(c) for c in job_set.managed_jobs())
+    return True, codes, sum(c in _FAILED for c in codes), sum(job_set.merged_counts().values())
+
+
+_widgets = [o for o in _gc.get_objects() if isinstance(o, _Widget) and o.comm is not None]
+_deadline = _time.monotonic() + 30
+while any(_shown(w) != _end(_sets[w.job_set_id]) for w in _widgets if w.job_set_id in _sets):
+    if _time.monotonic() > _deadline:
+        raise AssertionError([(_shown(w), _end(_sets[w.job_set_id])) for w in _widgets])
+    await _asyncio.sleep(0.05)
 """
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import comm
 import pytest
-from comm_recorder import RecordingComm, decode_delta, kernel_event_loop, on_loop
+from comm_recorder import RecordingComm, kernel_event_loop, on_loop, replay_deltas
 from conftest import basis_circuits, expected_key, wait_until
 from qiskit_aer import AerSimulator
 
@@ -39,6 +39,23 @@ def kernel_loop() -> Iterator[asyncio.AbstractEventLoop]:
 
 def send(widget: JobSetWidget, content: Any) -> None:
     widget._on_message(widget, content, [])
+
+
+def wait_for_the_last_delta(recorder: RecordingComm, num_chunks: int, timeout: float = 10) -> None:
+    """Wait until the recorded deltas have brought every chunk to DONE.
+
+    The widget writes its traits inside ``hold_sync`` and the comm message goes out when that
+    block ends, maybe on another thread: ``finished_at`` is set on the Python object before the
+    message that carries the last delta is published, so it cannot tell that the traffic is over.
+    """
+    done = bytes([STATE_CODES[ChunkState.DONE]]) * num_chunks
+
+    def delivered() -> bytearray:
+        return replay_deltas(recorder.updates(), num_chunks)[0]
+
+    assert wait_until(lambda: delivered() == done, timeout), (
+        f"the deltas did not reach the end: codes {set(delivered())}"
+    )
 
 
 def test_view_messages_cancel_retry_select_and_show_experiment(
@@ -144,18 +161,9 @@ def state_change_traffic(
     assert isinstance(recorder, RecordingComm)
     job_set.wait(timeout=300)
     assert job_set.results().success, job_set.error_messages()[:500]
-    assert wait_until(lambda: widget.finished_at > 0, 10)
+    wait_for_the_last_delta(recorder, num_chunks)
     updates = recorder.updates()
-    changes = 0
-    codes = bytearray(num_chunks)  # all pending at the start
-    for message in updates:
-        delta = message.buffer("delta")
-        if delta is not None:
-            _seq, entries = decode_delta(delta)
-            changes += len(entries)
-            for index, code in entries.items():
-                codes[index] = code
-    assert set(codes) == {STATE_CODES[ChunkState.DONE]}, "the deltas did not reach the end"
+    _codes, changes = replay_deltas(updates, num_chunks)
     assert changes >= 2 * num_chunks, f"only {changes} state changes were sent"
     times = [m.at for m in updates]
     peak = max(sum(1 for u in times if t <= u < t + 1.0) for t in times)
@@ -185,7 +193,7 @@ def test_updates_are_coalesced_not_sent_per_event(
     assert isinstance(recorder, RecordingComm)
     opened = len(recorder.updates())  # what the widget wrote while it was being made
     job_set.wait(timeout=60)
-    assert wait_until(lambda: widget.finished_at > 0, 10)
+    wait_for_the_last_delta(recorder, 300)  # every update of the run, the last one included
     times = [m.at for m in recorder.updates()[opened:]]
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     assert min(gaps, default=1.0) >= 0.09, f"updates {gaps} apart: more than 10 a second"
@@ -199,12 +207,15 @@ def test_the_final_snapshot_holds_the_end_state_for_saved_views(manager: JobMana
     job_set = manager.run(basis_circuits(6), backend, max_experiments_per_job=2, shots=10)
     widget = JobSetWidget(job_set)  # no loop: a plain script writes at once
     job_set.wait(timeout=30)
-    assert wait_until(lambda: widget.finished_at > 0, 5)
     done = STATE_CODES[ChunkState.DONE]
-    assert widget.states[4:] == bytes([done, PARTIAL, done])
-    assert widget.errors_total == 1
-    assert widget.errors[0]["state"] == "partial"
-    assert "experiment 2" in widget.errors[0]["error"]
+
+    # finished_at is set before the snapshot (states) is, and errors may be written after it.
+    def end_state() -> tuple[bool, bytes, int, list[tuple[str, bool]]]:
+        errors = [(e["state"], "experiment 2" in (e["error"] or "")) for e in widget.errors]
+        return widget.finished_at > 0, widget.states[4:], widget.errors_total, errors
+
+    expected = (True, bytes([done, PARTIAL, done]), 1, [("partial", True)])
+    assert wait_until(lambda: end_state() == expected, 5), (end_state(), widget.errors)
 
 
 def test_the_snapshot_is_written_again_when_a_retry_ends_the_set_again(
@@ -221,8 +232,11 @@ def test_the_snapshot_is_written_again_when_a_retry_ends_the_set_again(
     assert wait_until(lambda: widget.states[4:] == bytes([done, error, done]), 5), widget.states
     job_set.retry(1)
     job_set.wait(timeout=30)
-    assert wait_until(lambda: widget.states[4:] == bytes([done] * 3), 5), widget.states
-    assert widget.errors == []
+    # The widget writes on the loop's thread: wait for both, not for one as a sign of the other.
+    assert wait_until(lambda: widget.states[4:] == bytes([done] * 3) and widget.errors == [], 5), (
+        widget.states,
+        widget.errors,
+    )
     on_loop(kernel_loop, widget.close)
 
 
@@ -235,10 +249,18 @@ def test_two_widgets_on_one_set_stay_in_step(manager: JobManager) -> None:
     )
     first, second = JobSetWidget(job_set), JobSetWidget(job_set)
     job_set.wait(timeout=30)
-    assert wait_until(lambda: first.finished_at > 0 and second.finished_at > 0, 5)
     job_set.update_name("renamed")
-    assert wait_until(lambda: first.name == second.name == "renamed", 5)
-    assert first.states[4:] == second.states[4:]  # each view numbers its own deltas
+    end = bytes([STATE_CODES[ChunkState.DONE]]) * 6
+
+    # Both at the end, each by its own snapshot (each view numbers its own deltas), with the
+    # counts of every shot; finished_at is set before the snapshot, the name before the counts.
+    def views() -> list[tuple[bool, str, bytes, int | None]]:
+        return [
+            (w.finished_at > 0, w.name, w.states[4:], w.histogram.get("total"))
+            for w in (first, second)
+        ]
+
+    assert wait_until(lambda: views() == [(True, "renamed", end, 60)] * 2, 5), views()
     assert first.histogram == second.histogram
 
 

@@ -40,8 +40,12 @@ def test_the_widget_shows_a_provider_jobs_failure_and_its_retry_button_finishes_
         job_set.wait(timeout=30)
         (bad,) = [c for c in job_set.managed_jobs() if c.state is not ChunkState.DONE]
         assert bad.state is ChunkState.ERROR, job_set.report()
-        assert wait_until(lambda: [e.get("index") for e in widget.errors] == [bad.index], 10)
-        assert REASON in widget.errors[0]["error"], widget.errors
+
+        # The widget writes on the loop's thread: wait for the entry and its reason together.
+        def shown() -> list[tuple[Any, bool]]:
+            return [(e.get("index"), REASON in (e.get("error") or "")) for e in widget.errors]
+
+        assert wait_until(lambda: shown() == [(bad.index, True)], 10), widget.errors
 
         # The view's Retry failed button sends this message; the kernel handles it on its loop.
         on_loop(kernel_loop, lambda: widget._on_message(widget, {"type": "retry_failed"}, []))
@@ -49,8 +53,10 @@ def test_the_widget_shows_a_provider_jobs_failure_and_its_retry_button_finishes_
         job_set.wait(timeout=30)
         assert_exact(job_set, 6, SHOTS)
         done = STATE_CODES[ChunkState.DONE]
-        # The snapshot a new view starts from is written again once the set is final again.
-        assert wait_until(lambda: list(widget.states[4:]) == [done] * 3, 10), widget.states
-        assert widget.errors == []
+        # The snapshot a new view starts from is written again once the set is final again, and
+        # the errors apart from it: wait for both, as one is no sign of the other.
+        assert wait_until(
+            lambda: list(widget.states[4:]) == [done] * 3 and widget.errors == [], 10
+        ), (widget.states, widget.errors)
     finally:
         on_loop(kernel_loop, widget.close)
