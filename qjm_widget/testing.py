@@ -177,9 +177,12 @@ class FaultyJob(JobV1):
         if inner is not None:
             status = inner.status()
             return status if isinstance(status, JobStatus) else JobStatus[str(status)]
-        if self._cancelled:
-            return JobStatus.CANCELLED
-        return JobStatus.QUEUED if self._held() else JobStatus.ERROR
+        with self._lock:  # one reading of why it has not started: the hold may end meanwhile
+            if self._cancelled:
+                return JobStatus.CANCELLED
+            if self._ends_in_error:
+                return JobStatus.QUEUED if self._held() else JobStatus.ERROR
+        return JobStatus.QUEUED  # held when _started looked; it starts at the next status read
 
     def cancel(self) -> bool:
         with self._lock:

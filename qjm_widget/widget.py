@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import anywidget
+import numpy as np
 import traitlets
 
 from .chunk import ChunkState, ManagedJob
@@ -229,10 +230,13 @@ class JobSetWidget(anywidget.AnyWidget):
         self.errors = [_chunk_summary(chunks[i]) for i in sorted(self._failed)[:MAX_ERRORS]]
 
     def _write_histogram(self) -> None:
-        counts = self._job_set.merged_counts(self._experiment, self._point)
+        loc: int | tuple[int, ...] | None = self._point
         sweep: dict[str, Any] = {"num_points": 0, "shape": [], "values": {}}
         if self._experiment is not None:
             shown = self._job_set.experiments()[self._experiment]
+            if self._point is not None and len(shown.shape) > 1:
+                # merged_counts takes a point of a multi-dimensional sweep as a tuple index.
+                loc = tuple(int(i) for i in np.unravel_index(self._point, shown.shape))
             if shown.parameterized:
                 sweep = {
                     "num_points": shown.num_points,
@@ -243,7 +247,7 @@ class JobSetWidget(anywidget.AnyWidget):
             "experiment": -1 if self._experiment is None else self._experiment,
             "point": -1 if self._point is None else self._point,
             **sweep,
-            **top_outcomes(counts),
+            **top_outcomes(self._job_set.merged_counts(self._experiment, loc)),
         }
 
     def _write_selected(self) -> None:

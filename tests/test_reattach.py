@@ -8,7 +8,7 @@ from typing import Any
 from conftest import basis_circuits, expected_key, wait_until
 from qiskit_aer import AerSimulator
 
-from qjm_widget import ChunkState, JobManager
+from qjm_widget import ChunkState, JobManager, Store
 from qjm_widget.testing import FaultyBackend, FaultyJob
 
 
@@ -30,13 +30,20 @@ class LookupBackend(FaultyBackend):
         return self.jobs[job_id]
 
 
+def stored_job_ids(path: pathlib.Path, job_set_id: str) -> list[str | None]:
+    """The job ids the store file holds: what a new process would re-attach by."""
+    stored = Store(path).load(job_set_id)
+    return [] if stored is None else [c.job_id for c in stored.chunks]
+
+
 def test_unfinished_chunks_are_reattached_by_job_id_and_finish(tmp_path: pathlib.Path) -> None:
     store = tmp_path / "store.sqlite3"
     backend = LookupBackend()
     first = JobManager(store=store).run(
         basis_circuits(6), backend, max_experiments_per_job=2, shots=20
     )
-    assert wait_until(lambda: all(c.job_id for c in first.managed_jobs()), 10)
+    # The store is written from the set's events, after the job ids are known in memory.
+    assert wait_until(lambda: all(stored_job_ids(store, first.job_set_id())), 10)
     job_ids = [c.job_id for c in first.managed_jobs()]
 
     # A second manager on the same file stands in for a new process after a restart.
@@ -60,7 +67,7 @@ def test_a_job_that_cannot_be_found_again_is_lost(tmp_path: pathlib.Path) -> Non
     store = tmp_path / "store.sqlite3"
     backend = LookupBackend()
     first = JobManager(store=store).run(basis_circuits(2), backend, shots=20)
-    assert wait_until(lambda: first.managed_jobs()[0].job_id is not None, 10)
+    assert wait_until(lambda: all(stored_job_ids(store, first.job_set_id())), 10)
     backend.jobs.clear()  # the service forgot it
     again = JobManager(store=store).retrieve_job_set(first.job_set_id(), backend=backend)
     (chunk,) = again.managed_jobs()

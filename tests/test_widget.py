@@ -16,10 +16,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import comm
+import numpy as np
 import pytest
 from comm_recorder import RecordingComm, kernel_event_loop, on_loop, replay_deltas
-from conftest import basis_circuits, expected_key, wait_until
+from conftest import basis_circuit, basis_circuits, expected_key, wait_until
 from qiskit_aer import AerSimulator
+from support import sweep_circuit, sweep_point
 
 from qjm_widget import ChunkState, JobManager
 from qjm_widget.testing import FaultyBackend
@@ -88,6 +90,10 @@ def test_view_messages_cancel_retry_select_and_show_experiment(
     on_loop(kernel_loop, lambda: send(widget, {"type": "show_experiment", "index": 5}))
     assert widget.histogram == {
         "experiment": 5,
+        "point": -1,
+        "num_points": 0,  # a bound circuit: no point picker
+        "shape": [],
+        "values": {},
         "bars": [[expected_key(5), 10]],
         "other": 0,
         "total": 10,
@@ -95,6 +101,46 @@ def test_view_messages_cancel_retry_select_and_show_experiment(
     on_loop(kernel_loop, lambda: send(widget, {"type": "show_experiment", "index": -1}))
     assert widget.histogram["total"] == 80
     assert wait_until(lambda: widget.finished_at > 0 and not widget.errors, 5), widget.errors
+
+
+def test_the_view_picks_one_point_of_a_sweep_and_sees_its_values(
+    manager: JobManager, kernel_loop: asyncio.AbstractEventLoop
+) -> None:
+    sweep = sweep_circuit()
+    states = [3, 6, 1, 7, 0, 5]
+    values = np.array([sweep_point(s) for s in states]).reshape(2, 3, 3)
+    job_set = manager.run(
+        [basis_circuit(2), (sweep, values)], AerSimulator(), shots=10, max_executions_per_job=20
+    )
+    job_set.wait(timeout=30)
+    widget = on_loop(kernel_loop, lambda: JobSetWidget(job_set, loop=kernel_loop))
+    on_loop(kernel_loop, lambda: send(widget, {"type": "show_experiment", "index": 1}))
+    assert widget.histogram["num_points"] == 6
+    assert widget.histogram["shape"] == [2, 3]
+    assert widget.histogram["point"] == -1
+    assert widget.histogram["total"] == 60
+    assert widget.histogram["values"] == {}
+    on_loop(kernel_loop, lambda: send(widget, {"type": "show_experiment", "index": 1, "point": 4}))
+    assert widget.histogram["bars"] == [[expected_key(0), 10]]
+    assert widget.histogram["values"] == {"t0": 0.0, "t1": 0.0, "t2": 0.0}
+    on_loop(kernel_loop, lambda: send(widget, {"type": "show_experiment", "index": 1, "point": 3}))
+    assert widget.histogram["bars"] == [[expected_key(7), 10]]
+    assert widget.histogram["values"] == pytest.approx({"t0": np.pi, "t1": np.pi, "t2": np.pi})
+    on_loop(kernel_loop, lambda: send(widget, {"type": "select", "index": 2}))
+    assert widget.selected_detail["points"] == [1, 2, 3]
+    for bad in ({"point": 6}, {"point": -2}, {"point": 1.0}, {"point": True}):
+        before = widget.histogram
+        on_loop(
+            kernel_loop,
+            lambda bad=bad: send(widget, {"type": "show_experiment", "index": 1, **bad}),
+        )
+        assert widget.histogram == before, bad
+    # A point of a bound circuit, or of no experiment, is refused too.
+    for content in ({"index": 0, "point": 0}, {"index": -1, "point": 0}):
+        before = widget.histogram
+        on_loop(kernel_loop, lambda c=content: send(widget, {"type": "show_experiment", **c}))
+        assert widget.histogram == before, content
+    on_loop(kernel_loop, widget.close)
 
 
 def test_cancel_all_from_the_view_cancels_the_set(manager: JobManager) -> None:
