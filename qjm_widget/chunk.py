@@ -187,7 +187,7 @@ def _job_shots(shots: int | None, max_shots_per_job: int | None) -> int | None:
     return shots
 
 
-def _shot_parts(shots: int | None, max_shots_per_job: int | None) -> list[int | None]:
+def _shot_parts(shots: int | None, max_shots_per_job: int | None) -> Sequence[int | None]:
     if shots is not None and max_shots_per_job is not None and shots > max_shots_per_job:
         full, rest = divmod(shots, max_shots_per_job)
         return [max_shots_per_job] * full + ([rest] if rest else [])
