@@ -1,6 +1,13 @@
 // The selected chunk's details, and the buttons that cancel or retry it.
 import { button, element } from "./dom";
-import { type ChunkDetail, isChunkDetail, type Model, type Send } from "./model";
+import {
+  type ChunkDetail,
+  isChunkDetail,
+  type Model,
+  pointRange,
+  pointsOf,
+  type Send,
+} from "./model";
 
 export type Details = {
   update(detail: Model["selected_detail"] | undefined): void;
@@ -12,13 +19,17 @@ export type Details = {
 function rows(detail: ChunkDetail): Array<[string, string]> {
   const range =
     detail.start === detail.end ? String(detail.start) : `${detail.start}–${detail.end}`;
-  const result: Array<[string, string]> = [
-    ["Experiments", range],
+  const result: Array<[string, string]> = [["Experiments", range]];
+  const points = pointRange(detail);
+  if (points !== null) {
+    result.push(["Points", pointsOf(points)]);
+  }
+  result.push(
     ["State", detail.state],
     ["Shots", detail.shots === null ? "—" : String(detail.shots)],
     ["Job id", detail.job_id ?? "—"],
     ["Attempts", String(detail.attempts)],
-  ];
+  );
   if (detail.error) {
     result.push(["Error", detail.error]);
   }

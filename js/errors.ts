@@ -1,6 +1,6 @@
 // The errors panel: the failed chunks Python lists (at most 100) and how many more there are.
 import { element } from "./dom";
-import type { ErrorEntry } from "./model";
+import { type ErrorEntry, pointRange, pointsOf } from "./model";
 
 export type Errors = {
   update(errors: readonly ErrorEntry[] | undefined, total: number | undefined): void;
@@ -15,7 +15,12 @@ function entry(error: ErrorEntry): HTMLLIElement {
   button.setAttribute("data-index", String(error.index));
   button.setAttribute("title", `Show chunk ${error.index}`);
   const range = error.start === error.end ? `${error.start}` : `${error.start}–${error.end}`;
-  const meta = [`experiments ${range}`, error.state];
+  const meta = [`experiments ${range}`];
+  const points = pointRange(error);
+  if (points !== null) {
+    meta.push(`point${points[1] === points[2] ? "" : "s"} ${pointsOf(points)}`);
+  }
+  meta.push(error.state);
   if (error.job_id) {
     meta.push(`job ${error.job_id}`);
   }

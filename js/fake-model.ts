@@ -1,7 +1,7 @@
 // Test helpers: a stand-in for anywidget's model (the widget's host, not code under test) and
 // encoders for the binary traits, written the way qjm_widget/widget.py packs them.
 import type { AnyModel } from "@anywidget/types";
-import type { Message, Model } from "./model";
+import type { Histogram, Message, Model } from "./model";
 import widget from "./widget";
 
 type Handler = (...args: never[]) => void;
@@ -56,6 +56,21 @@ export function modelFor(codes: readonly number[], overrides: Partial<Model> = {
     errors_total: 0,
     selected_detail: {},
     histogram: { experiment: -1, bars: [], other: 0, total: 0 },
+    ...overrides,
+  };
+}
+
+/** A histogram of experiment 0 as a sweep of `shape` points (all of them shown by default). */
+export function sweepHistogram(shape: number[], overrides: Partial<Histogram> = {}): Histogram {
+  return {
+    experiment: 0,
+    point: -1,
+    num_points: shape.reduce((n, d) => n * d, 1),
+    shape,
+    values: {},
+    bars: [["000", 50]],
+    other: 0,
+    total: 50,
     ...overrides,
   };
 }

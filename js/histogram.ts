@@ -1,7 +1,15 @@
 // The counts histogram: an SVG bar chart of the merged counts Python sends (top outcomes plus
-// "other"), and the choice of experiment (all of them, or one).
+// "other"), the choice of experiment (all of them, or one) and, for a sweep, of its point
+// (points.ts).
 import { element } from "./dom";
-import { type Histogram as HistogramData, isHistogram, type Model, type Send } from "./model";
+import {
+  type Histogram as HistogramData,
+  isHistogram,
+  type Model,
+  type Send,
+  sweepOf,
+} from "./model";
+import { createPointPicker } from "./points";
 
 export type Histogram = {
   update(histogram: Model["histogram"] | undefined, numExperiments: number): void;
@@ -90,6 +98,22 @@ export function buildChart(data: HistogramData): SVGSVGElement {
   return chart;
 }
 
+/** What the chart shows, for its caption: "All experiments", "Experiment 3 · point 5", … */
+function describe(data: HistogramData): string {
+  if (data.experiment < 0) {
+    return "All experiments";
+  }
+  const sweep = sweepOf(data);
+  if (sweep.numPoints <= 0) {
+    return `Experiment ${data.experiment}`;
+  }
+  const which =
+    sweep.point >= 0
+      ? `point ${sweep.point}`
+      : `all ${sweep.numPoints.toLocaleString("en-US")} points`;
+  return `Experiment ${data.experiment} · ${which}`;
+}
+
 export function createHistogram(parent: HTMLElement, send: Send): Histogram {
   const root = element("section", "qjm-histogram");
   const bar = element("div", "qjm-histogram-controls");
@@ -111,7 +135,9 @@ export function createHistogram(parent: HTMLElement, send: Send): Histogram {
   input.setAttribute("aria-label", "Experiment index");
   input.hidden = true;
   const caption = element("span", "qjm-histogram-caption");
-  bar.append(select, input, caption);
+  bar.append(select, input);
+  const points = createPointPicker(bar, send);
+  bar.append(caption);
   const chart = element("div", "qjm-histogram-chart");
   root.append(bar, chart);
   parent.append(root);
@@ -130,10 +156,29 @@ export function createHistogram(parent: HTMLElement, send: Send): Histogram {
 
   function onChange(): void {
     input.hidden = select.value !== "one";
+    points.drop();
     send({ type: "show_experiment", index: chosen() });
   }
+  // Chromium fires no change on Enter in a number input, only when it loses focus: Enter
+  // sends at once, and that later change event does not send the same experiment again (it
+  // would show all its points again).
+  let entered: string | null = null;
+  function onInputChange(): void {
+    const again = entered !== null && input.value === entered;
+    entered = null;
+    if (!again) {
+      onChange();
+    }
+  }
+  function onInputKeydown(event: KeyboardEvent): void {
+    if (event.key === "Enter") {
+      onChange();
+      entered = input.value;
+    }
+  }
   select.addEventListener("change", onChange);
-  input.addEventListener("change", onChange);
+  input.addEventListener("change", onInputChange);
+  input.addEventListener("keydown", onInputKeydown);
 
   function update(value: Model["histogram"] | undefined, experiments: number): void {
     numExperiments = experiments;
@@ -147,8 +192,8 @@ export function createHistogram(parent: HTMLElement, send: Send): Histogram {
         input.value = String(data.experiment);
       }
     }
-    const which =
-      data !== null && data.experiment >= 0 ? `Experiment ${data.experiment}` : "All experiments";
+    points.update(data);
+    const which = data === null ? "All experiments" : describe(data);
     if (data === null || (data.bars.length === 0 && data.other <= 0)) {
       caption.textContent = `${which} · no counts yet`;
       chart.replaceChildren();
@@ -164,7 +209,9 @@ export function createHistogram(parent: HTMLElement, send: Send): Histogram {
     update,
     cleanup(): void {
       select.removeEventListener("change", onChange);
-      input.removeEventListener("change", onChange);
+      input.removeEventListener("change", onInputChange);
+      input.removeEventListener("keydown", onInputKeydown);
+      points.cleanup();
     },
   };
 }

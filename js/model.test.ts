@@ -1,6 +1,19 @@
 import { describe, expect, it } from "vitest";
 import { packBounds, packDelta, packStates } from "./fake-model";
-import { Bounds, ChunkStore, readSeq, STATE_NAMES, State, stateName, toBytes } from "./model";
+import {
+  Bounds,
+  ChunkStore,
+  type Histogram,
+  isHistogram,
+  pointRange,
+  readSeq,
+  STATE_NAMES,
+  State,
+  stateName,
+  sweepOf,
+  toBytes,
+  unravel,
+} from "./model";
 
 describe("toBytes", () => {
   it("reads a DataView, an ArrayBuffer and a Uint8Array alike, honouring offsets", () => {
@@ -103,5 +116,57 @@ describe("Bounds", () => {
     expect(bounds.length).toBe(2);
     expect(bounds.get(1)).toEqual([100, 150]);
     expect(bounds.get(2)).toBeNull();
+  });
+});
+
+describe("sweeps", () => {
+  const counts = { bars: [] as Array<[string, number]>, other: 0, total: 0 };
+
+  it("read an old-shaped histogram, with no sweep fields, as one with no points", () => {
+    const old = { experiment: 2, ...counts };
+    expect(isHistogram(old)).toBe(true);
+    expect(sweepOf(old)).toEqual({ point: -1, numPoints: 0, shape: [], values: [] });
+  });
+
+  it("read the point, its values and the shape, and drop what is malformed", () => {
+    const histogram: Histogram = {
+      experiment: 0,
+      point: 5,
+      num_points: 8,
+      shape: [2, 4],
+      values: { b: 1.5, a: 0 },
+      ...counts,
+    };
+    expect(sweepOf(histogram)).toEqual({
+      point: 5,
+      numPoints: 8,
+      shape: [2, 4],
+      values: [
+        ["b", 1.5],
+        ["a", 0],
+      ],
+    });
+    expect(sweepOf({ ...histogram, point: 8 }).point).toBe(-1);
+    expect(sweepOf({ ...histogram, point: 8 }).values).toEqual([]);
+    expect(sweepOf({ ...histogram, experiment: -1 }).numPoints).toBe(0);
+    const broken = { ...histogram, num_points: "8", shape: [2, -1] } as unknown as Histogram;
+    expect(sweepOf(broken)).toEqual({ point: -1, numPoints: 0, shape: [], values: [] });
+  });
+
+  it("read a chunk's point range, or null", () => {
+    expect(pointRange({ points: [0, 2000, 3999] })).toEqual([0, 2000, 3999]);
+    expect(pointRange({ points: null })).toBeNull();
+    expect(pointRange({})).toBeNull();
+    expect(pointRange({ points: [0, 5, 4] })).toBeNull();
+    expect(pointRange({ points: [0, 1] as unknown as [number, number, number] })).toBeNull();
+  });
+
+  it("unravel a flat point index in C order", () => {
+    expect(unravel(5, [2, 4])).toEqual([1, 1]);
+    expect(unravel(23, [2, 3, 4])).toEqual([1, 2, 3]);
+    expect(unravel(0, [2, 3, 4])).toEqual([0, 0, 0]);
+    expect(unravel(7, [8])).toEqual([7]);
+    expect(unravel(8, [2, 4])).toBeNull();
+    expect(unravel(0, [])).toBeNull();
   });
 });

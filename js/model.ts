@@ -5,6 +5,12 @@ import type { AnyModel } from "@anywidget/types";
 /** A Bytes trait as it reaches the view: a DataView in anywidget, other views in tests. */
 export type Bytes = DataView | ArrayBuffer | ArrayBufferView;
 
+/**
+ * The slice of one sweep a chunk holds: [experiment, first point, last point], inclusive, points
+ * counted in the flattened (C order) index of the experiment's points.
+ */
+export type PointRange = [experiment: number, first: number, last: number];
+
 export type ErrorEntry = {
   index: number;
   start: number;
@@ -14,6 +20,11 @@ export type ErrorEntry = {
   error: string | null;
   job_id: string | null;
   attempts: number;
+  /**
+   * The part of one sweep the chunk holds; null (or missing, from an older kernel) where it
+   * holds whole experiments.
+   */
+  points?: PointRange | null;
 };
 
 export type ChunkDetail = {
@@ -28,11 +39,25 @@ export type ChunkDetail = {
   note: string | null;
   can_cancel: boolean;
   can_retry: boolean;
+  /** As in ErrorEntry: the part of one sweep the chunk holds, or null. */
+  points?: PointRange | null;
 };
 
+/**
+ * The counts shown. The sweep fields (point, num_points, shape, values) may be missing, from an
+ * older kernel: read them through sweepOf(), which treats that as "no points".
+ */
 export type Histogram = {
   /** -1 for all experiments. */
   experiment: number;
+  /** Flat (C order) index of the point shown; -1 for all points of the experiment. */
+  point?: number;
+  /** Number of points of the experiment shown; 0 for a bound circuit or all experiments. */
+  num_points?: number;
+  /** Shape of the experiment's points (their product is num_points); [] when it has none. */
+  shape?: number[];
+  /** Each parameter's value at the point shown, by parameter name; {} for all points. */
+  values?: Record<string, number>;
   /** [bitstring, count], most frequent first. */
   bars: Array<[string, number]>;
   other: number;
@@ -69,7 +94,8 @@ export type Message =
   | { type: "cancel_chunk"; index: number }
   | { type: "retry_chunk"; index: number }
   | { type: "select"; index: number }
-  | { type: "show_experiment"; index: number }
+  /** index -1: all experiments; point (flat, C order) -1 or absent: all its points. */
+  | { type: "show_experiment"; index: number; point?: number }
   | { type: "resync" };
 
 export type Send = (message: Message) => void;
@@ -127,6 +153,70 @@ export function isChunkDetail(value: Model["selected_detail"] | undefined): valu
 
 export function isHistogram(value: Model["histogram"] | undefined): value is Histogram {
   return value !== undefined && value !== null && Array.isArray(value.bars);
+}
+
+/** The sweep fields of a histogram, checked, with defaults for a missing or malformed field. */
+export type Sweep = {
+  /** -1 for all points (and whenever numPoints is 0). */
+  point: number;
+  /** 0: the experiment shown has no points to pick from (or all experiments are shown). */
+  numPoints: number;
+  shape: number[];
+  /** [parameter name, value] of the point shown, in the order Python sent them. */
+  values: Array<[string, number]>;
+};
+
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value >= 0;
+}
+
+export function sweepOf(histogram: Histogram): Sweep {
+  const numPoints =
+    histogram.experiment >= 0 && isCount(histogram.num_points) ? histogram.num_points : 0;
+  const point =
+    numPoints > 0 && isCount(histogram.point) && histogram.point < numPoints ? histogram.point : -1;
+  const shape =
+    Array.isArray(histogram.shape) && histogram.shape.every(isCount) ? [...histogram.shape] : [];
+  const values: Array<[string, number]> = [];
+  if (point >= 0 && typeof histogram.values === "object" && histogram.values !== null) {
+    for (const [name, value] of Object.entries(histogram.values)) {
+      if (typeof value === "number") {
+        values.push([name, value]);
+      }
+    }
+  }
+  return { point, numPoints, shape, values };
+}
+
+/** The point range of a chunk summary, or null where it has none (or a malformed one). */
+export function pointRange(value: { points?: PointRange | null }): PointRange | null {
+  const points: unknown = value.points;
+  if (!Array.isArray(points) || points.length !== 3 || !points.every(isCount)) {
+    return null;
+  }
+  const [experiment, first, last] = points as PointRange;
+  return first <= last ? [experiment, first, last] : null;
+}
+
+/** "2000–3999 of experiment 0", or "5 of experiment 0" for a single point. */
+export function pointsOf([experiment, first, last]: PointRange): string {
+  return `${first === last ? first : `${first}–${last}`} of experiment ${experiment}`;
+}
+
+/** The multi-index of flat point `flat` into `shape` (C order); null if it is not in there. */
+export function unravel(flat: number, shape: readonly number[]): number[] | null {
+  const size = shape.reduce((n, d) => n * d, 1);
+  if (shape.length === 0 || !Number.isInteger(flat) || flat < 0 || flat >= size) {
+    return null;
+  }
+  const index = new Array<number>(shape.length);
+  let rest = flat;
+  for (let axis = shape.length - 1; axis >= 0; axis--) {
+    const dim = shape[axis] ?? 1;
+    index[axis] = rest % dim;
+    rest = Math.floor(rest / dim);
+  }
+  return index;
 }
 
 /** The bytes of a Bytes trait, whichever view of them arrived (no copy). */

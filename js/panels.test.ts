@@ -114,6 +114,26 @@ describe("details", () => {
     ]);
   });
 
+  it("show the points of a sweep a chunk holds beside its experiments, and none if whole", () => {
+    const { model, root } = mount(modelFor([State.done, State.done]));
+    model.update({ selected_detail: detail({ start: 0, end: 0, points: [0, 2000, 3999] }) });
+    const terms = [...root.querySelectorAll(".qjm-details-list dt")].map((dt) => dt.textContent);
+    expect(terms.slice(0, 3)).toEqual(["Experiments", "Points", "State"]);
+    expect(byClass(root, "qjm-detail-experiments").textContent).toBe("0");
+    expect(byClass(root, "qjm-detail-points").textContent).toBe("2000–3999 of experiment 0");
+    model.update({ selected_detail: detail({ start: 4, end: 4, points: [4, 7, 7] }) });
+    expect(byClass(root, "qjm-detail-points").textContent).toBe("7 of experiment 4");
+    for (const points of [null, undefined]) {
+      const whole = detail();
+      if (points === null) {
+        whole.points = null;
+      } // undefined: an older kernel sends no points at all
+      model.update({ selected_detail: whole });
+      expect(root.querySelector(".qjm-detail-points")).toBeNull();
+      expect(root.querySelectorAll(".qjm-details-list dt")).toHaveLength(5);
+    }
+  });
+
   it("disable Retry chunk on a done chunk and Cancel chunk where it cannot cancel", () => {
     const { model, root } = mount(modelFor([State.done]));
     model.update({ selected_detail: detail({ index: 0, state: "done", can_cancel: false }) });
@@ -171,6 +191,24 @@ describe("errors panel", () => {
     expect(byClass(entries[1] as HTMLElement, "qjm-error-text").textContent).toBe("");
     expect(root.querySelector("img")).toBeNull();
     expect(byClass(root, "qjm-errors-more").hidden).toBe(true);
+  });
+
+  it("gives the points of a sweep a failed chunk holds, beside its experiments", () => {
+    const { model, root } = mount(modelFor([0, 0, 0]));
+    model.update({
+      errors: [
+        error(0, { start: 0, end: 0, points: [0, 2000, 3999] }),
+        error(1, { start: 0, end: 0, points: [0, 4000, 4000] }),
+        error(2, { points: null }),
+      ],
+      errors_total: 3,
+    });
+    const meta = [...root.querySelectorAll(".qjm-error-meta")].map((m) => m.textContent);
+    expect(meta).toEqual([
+      "experiments 0 · points 2000–3999 of experiment 0 · error · job job-0 · 1 attempt",
+      "experiments 0 · point 4000 of experiment 0 · error · job job-1 · 1 attempt",
+      "experiments 20–29 · error · job job-2 · 1 attempt",
+    ]);
   });
 
   it("says how many more there are beyond those listed", () => {
@@ -246,5 +284,23 @@ describe("histogram", () => {
       { type: "show_experiment", index: -1 },
     ]);
     expect(input.hidden).toBe(true);
+  });
+
+  it("sends the experiment typed on Enter, once, though change follows on blur", () => {
+    const { model, root } = mount(modelFor([0, 0]));
+    const select = byClass<HTMLSelectElement>(root, "qjm-experiment-mode");
+    const input = byClass<HTMLInputElement>(root, "qjm-experiment-index");
+    select.value = "one";
+    select.dispatchEvent(new Event("change"));
+    input.value = "7";
+    input.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter" }));
+    input.dispatchEvent(new Event("change"));
+    input.value = "8";
+    input.dispatchEvent(new Event("change"));
+    expect(model.sent).toEqual([
+      { type: "show_experiment", index: 0 },
+      { type: "show_experiment", index: 7 },
+      { type: "show_experiment", index: 8 },
+    ]);
   });
 });

@@ -1,6 +1,6 @@
 // The module anywidget loads: its shape, its root, and a cleanup that leaves nothing behind.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { byClass, cells, modelFor, mount, packDelta } from "./fake-model";
+import { byClass, cells, modelFor, mount, packDelta, sweepHistogram } from "./fake-model";
 import { State } from "./model";
 import widget from "./widget";
 
@@ -92,6 +92,76 @@ describe("widget module", () => {
     model.update({ delta: packDelta(10, [[1, State.done]]) });
     expect(model.sent).toEqual([]);
     cleanup(); // a second call is harmless
+  });
+
+  it("removes every DOM listener it added, and the point picker's pending send", () => {
+    type Added = [EventTarget, string, unknown];
+    const added: Added[] = [];
+    const removed: Added[] = [];
+    const add = vi.spyOn(EventTarget.prototype, "addEventListener");
+    const remove = vi.spyOn(EventTarget.prototype, "removeEventListener");
+    add.mockImplementation(function (this: EventTarget, type, listener) {
+      added.push([this, type, listener]);
+    });
+    remove.mockImplementation(function (this: EventTarget, type, listener) {
+      removed.push([this, type, listener]);
+    });
+    try {
+      const { model, root, cleanup } = mount(
+        modelFor([State.running], { histogram: sweepHistogram([2, 4]) }),
+      );
+      expect(byClass(root, "qjm-points").hidden).toBe(false);
+      const points = added.filter(([target]) =>
+        byClass(root, "qjm-points").contains(target as Node),
+      );
+      expect(points.map(([, type]) => type).sort()).toEqual([
+        "blur",
+        "change",
+        "change",
+        "change",
+        "input",
+        "input",
+        "keydown",
+        "keydown",
+      ]);
+      cleanup();
+      const left = added.filter(
+        ([target, type, listener]) =>
+          !removed.some(([t, y, l]) => t === target && y === type && l === listener),
+      );
+      expect(left).toEqual([]);
+      expect(vi.getTimerCount()).toBe(0);
+      expect(model.sent).toEqual([]);
+    } finally {
+      add.mockRestore();
+      remove.mockRestore();
+    }
+  });
+
+  it("sends nothing from the point picker after cleanup", () => {
+    const { model, root, cleanup } = mount(
+      modelFor([State.running], { histogram: sweepHistogram([8]) }),
+    );
+    const slider = byClass<HTMLInputElement>(root, "qjm-point-slider");
+    slider.value = "1";
+    slider.dispatchEvent(new Event("input"));
+    slider.value = "2";
+    slider.dispatchEvent(new Event("input")); // waits for the interval: a timer
+    expect(model.sent).toHaveLength(1);
+    cleanup();
+    expect(vi.getTimerCount()).toBe(0);
+    for (const [className, type] of [
+      ["qjm-point-slider", "change"],
+      ["qjm-point-index", "change"],
+      ["qjm-all-points", "change"],
+    ] as const) {
+      const el = byClass<HTMLInputElement>(root, className);
+      el.value = "3";
+      el.checked = !el.checked;
+      el.dispatchEvent(new Event(type));
+    }
+    vi.runAllTimers();
+    expect(model.sent).toHaveLength(1);
   });
 
   it("renders two views of one model independently, and cleans up each", () => {
