@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psutil
+import pytest
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 CHROMIUM = pathlib.Path("/usr/bin/chromium")
@@ -287,3 +288,22 @@ def run_cell_json(page: Any, code: str, timeout_ms: float = 30_000) -> Any:
         return json.loads(text.strip().splitlines()[-1])
     except (json.JSONDecodeError, IndexError) as exc:
         raise AssertionError(f"the cell did not print JSON: {text!r}") from exc
+
+
+# The module-scoped fixtures of the browser test modules: one JupyterLab server and one browser
+# per module (each module imports them).
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab]:
+    problem = bundle_problem()
+    if problem:
+        pytest.fail(problem)
+    with jupyter_lab(tmp_path_factory.mktemp("jupyter")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (make test does)")
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as context:
+        yield context

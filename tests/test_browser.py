@@ -16,6 +16,7 @@ from typing import Any
 
 import browser_support as bs
 import pytest
+from browser_support import browser, lab  # noqa: F401 - the module's fixtures
 from ibm_standin import RuntimeStandIn
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
@@ -67,23 +68,6 @@ CELL_STATES = """() => [...document.querySelectorAll(".qjm-widget .qjm-cell")]
 
 # True once the view paints exactly ``expected``: one state per cell, in index order.
 CELLS_ARE = f"""(expected) => JSON.stringify(({CELL_STATES})()) === JSON.stringify(expected)"""
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[bs.JupyterLab]:
-    problem = bs.bundle_problem()
-    if problem:
-        pytest.fail(problem)
-    with bs.jupyter_lab(tmp_path_factory.mktemp("jupyter")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if not bs.CHROMIUM.exists():
-        pytest.fail(f"{bs.CHROMIUM} is missing: apt-get install -y chromium (make test does)")
-    with bs.chromium(tmp_path_factory.mktemp("chromium-profile")) as context:
-        yield context
 
 
 class Page:

@@ -17,6 +17,7 @@ from typing import Any
 
 import browser_support as bs
 import pytest
+from browser_support import browser, lab  # noqa: F401 - the module's fixtures
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
@@ -69,23 +70,6 @@ ALL_DONE = """(n) => {
   const cells = [...document.querySelectorAll(".qjm-widget .qjm-cell")];
   return cells.length === n && cells.every((cell) => cell.classList.contains("qjm-s-done"));
 }"""
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[bs.JupyterLab]:
-    problem = bs.bundle_problem()
-    if problem:
-        pytest.fail(problem)
-    with bs.jupyter_lab(tmp_path_factory.mktemp("jupyter")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if not bs.CHROMIUM.exists():
-        pytest.fail(f"{bs.CHROMIUM} is missing: apt-get install -y chromium (make test does)")
-    with bs.chromium(tmp_path_factory.mktemp("chromium-profile")) as context:
-        yield context
 
 
 class Page:
