@@ -108,29 +108,23 @@ def test_parameter_binds_on_a_backend_split_by_experiments_and_points_count_each
     assert sum(job_set.counts().aggregate.values()) == SHOTS * 13
 
 
+def run_sweep(manager: JobManager, backend: Any, sweep: QuantumCircuit, **options: Any) -> Any:
+    """The sweep of STATES as parameter_binds, 5 points a job (unless options say otherwise)."""
+    settings = {"shots": SHOTS, "max_executions_per_job": 5 * SHOTS, **options}
+    return manager.run([sweep], backend, parameter_binds=[sweep_binds(STATES, sweep)], **settings)
+
+
 def test_aer_gets_each_chunks_slice_of_the_binds_and_others_get_bound_copies(
     manager: JobManager,
 ) -> None:
     sweep = sweep_circuit()
-    job_set = manager.run(
-        [sweep],
-        AerSimulator(),
-        shots=SHOTS,
-        parameter_binds=[sweep_binds(STATES, sweep)],
-        max_executions_per_job=5 * SHOTS,
-    )
+    job_set = run_sweep(manager, AerSimulator(), sweep)
     job_set.wait(60)
     for chunk in job_set.managed_jobs():
         sent = chunk.job.circuits()
         assert len(sent) == 1, "Aer should get the parameterized circuit once, not copies"
         assert sent[0].parameters, "Aer should bind the values itself"
-    basic = manager.run(
-        [sweep],
-        BasicSimulator(),
-        shots=SHOTS,
-        parameter_binds=[sweep_binds(STATES, sweep)],
-        max_executions_per_job=5 * SHOTS,
-    )
+    basic = run_sweep(manager, BasicSimulator(), sweep)
     # BasicSimulator cannot bind: its jobs ran bound copies, one result per point.
     results = basic.results(timeout=60)
     assert results.success, basic.error_messages()
@@ -305,14 +299,10 @@ def test_shots_split_and_points_split_together_count_every_shot_once(manager: Jo
 
 def test_cancel_mid_sweep_keeps_the_points_that_ran(manager: JobManager) -> None:
     sweep = sweep_circuit()
-    backend = FaultyBackend(AerSimulator(), hold_queued=0.3)
-    job_set = manager.run(
-        [sweep],
-        backend,
-        shots=SHOTS,
-        parameter_binds=[sweep_binds(STATES, sweep)],
-        max_executions_per_job=2 * SHOTS,
-        max_concurrent_jobs=1,
+    # Each job held a second: the cancel comes while the second chunk waits in the queue.
+    backend = FaultyBackend(AerSimulator(), hold_queued=1.0)
+    job_set = run_sweep(
+        manager, backend, sweep, max_executions_per_job=2 * SHOTS, max_concurrent_jobs=1
     )
     assert wait_until(lambda: job_set.managed_jobs()[0].state is ChunkState.DONE, 30)
     job_set.cancel()

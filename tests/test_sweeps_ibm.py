@@ -49,6 +49,21 @@ def jobs_of(api: RuntimeStandIn, job_set_id: str) -> list[Any]:
     )
 
 
+def run_sweep(
+    manager: JobManager, runner: Any, backend: Any, points_per_job: int, **options: Any
+) -> Any:
+    """The sweep of STATES as parameter_binds on ``runner`` (``backend`` or a sampler on it),
+    at most ``points_per_job`` points a job."""
+    sweep = isa(sweep_circuit(), backend)
+    return manager.run(
+        [sweep],
+        runner,
+        parameter_binds=[sweep_binds(STATES, sweep)],
+        max_executions_per_job=points_per_job * SHOTS,
+        **options,
+    )
+
+
 def test_pubs_reach_ibm_as_pubs_and_ibms_limit_cuts_them_along_their_points(
     api: RuntimeStandIn, backend: Any, manager: JobManager, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -78,14 +93,7 @@ def test_a_job_over_ibms_limit_is_refused_by_ibm_in_words(
     api: RuntimeStandIn, backend: Any, manager: JobManager
 ) -> None:
     api.max_executions = 4 * SHOTS
-    sweep = isa(sweep_circuit(), backend)
-    job_set = manager.run(
-        [sweep],
-        backend,
-        shots=SHOTS,
-        parameter_binds=[sweep_binds(STATES, sweep)],
-        max_executions_per_job=10 * SHOTS,  # the user says more than IBM takes
-    )
+    job_set = run_sweep(manager, backend, backend, 10, shots=SHOTS)  # more than IBM takes
     job_set.wait(60)
     (chunk,) = job_set.managed_jobs()
     assert chunk.state is ChunkState.FAILED
@@ -95,14 +103,8 @@ def test_a_job_over_ibms_limit_is_refused_by_ibm_in_words(
 def test_a_users_runtime_sampler_sends_parameter_binds_as_one_pub_a_job(
     api: RuntimeStandIn, backend: Any, manager: JobManager
 ) -> None:
-    sweep = isa(sweep_circuit(), backend)
     sampler = SamplerV2(mode=backend, options={"default_shots": SHOTS})
-    job_set = manager.run(
-        [sweep],
-        sampler,
-        parameter_binds=[sweep_binds(STATES, sweep)],
-        max_executions_per_job=5 * SHOTS,
-    )
+    job_set = run_sweep(manager, sampler, backend, 5)
     results = job_set.results(timeout=120)
     assert [results.get_counts(0, p) for p in range(10)] == [
         {expected_key(s): SHOTS} for s in STATES
@@ -113,14 +115,7 @@ def test_a_users_runtime_sampler_sends_parameter_binds_as_one_pub_a_job(
 def test_a_sweep_set_no_store_knows_is_not_rebuilt_from_tags_but_said_why(
     backend: Any, manager: JobManager, tmp_path: Any
 ) -> None:
-    sweep = isa(sweep_circuit(), backend)
-    job_set = manager.run(
-        [sweep],
-        backend,
-        shots=SHOTS,
-        parameter_binds=[sweep_binds(STATES, sweep)],
-        max_executions_per_job=5 * SHOTS,
-    )
+    job_set = run_sweep(manager, backend, backend, 5, shots=SHOTS)
     job_set.wait(60)
     fresh = JobManager(store=tmp_path / "fresh.sqlite3")
     with pytest.raises(JobManagerInvalidStateError, match="qjm_plan_custom"):
