@@ -16,7 +16,7 @@ from qiskit.primitives.containers import BitArray
 from qiskit.result.models import ExperimentResult, ExperimentResultData
 from qiskit.result.postprocess import format_counts
 
-from .counts import experiment_counts, header_dict
+from .counts import experiment_counts
 
 
 class SliceResult(abc.ABC):
@@ -78,7 +78,7 @@ class PubSliceResult(SliceResult):
     header: dict[str, Any]
     """The circuit's result header, which formats counts as a BackendV2's are."""
     memory: bool = False
-    _joined: np.ndarray[Any, Any] | None = field(default=None, repr=False)
+    _joined: np.ndarray[Any, Any] | None = field(default=None, repr=False, init=False)
 
     @property
     def num_points(self) -> int:
@@ -218,15 +218,3 @@ def concatenate_shots(parts: Sequence[PubSliceResult]) -> PubSliceResult:
     if isinstance(metadata.get("shots"), int):
         metadata["shots"] = sum(int(p.metadata.get("shots") or p.shots) for p in parts)
     return PubSliceResult(registers, metadata, first.header, first.memory)
-
-
-__all__ = [
-    "CircuitSliceResult",
-    "PubSliceResult",
-    "SliceResult",
-    "concatenate_points",
-    "concatenate_shots",
-    "header_dict",
-    "pub_slice_result",
-    "slice_results_of_circuits",
-]

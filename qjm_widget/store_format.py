@@ -101,8 +101,13 @@ def circuits_from_qpy(blob: bytes, where: str) -> list[QuantumCircuit]:
 
 
 def arrays_to_npz(arrays: Mapping[str, np.ndarray[Any, Any]]) -> bytes:
+    """An ``.npz`` archive: each array an ``.npy`` entry, written with ``allow_pickle=False``
+    (so an object array fails here instead of being pickled), on every numpy version."""
     buffer = io.BytesIO()
-    np.savez(buffer, allow_pickle=False, **arrays)
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w") as entry:
+                np.save(entry, array, allow_pickle=False)
     return buffer.getvalue()
 
 
