@@ -16,6 +16,7 @@ from conftest import assert_exact, basis_circuits, expected_key
 from qiskit.primitives import StatevectorSampler
 from qiskit.providers.basic_provider import BasicSimulator
 from qiskit_aer import AerSimulator
+from support import sweep_binds, sweep_circuit
 
 from qjm_widget import JobManager
 
@@ -103,3 +104,27 @@ def test_importing_qjm_widget_needs_no_ibm_package() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("name", list(BACKENDS))
+def test_a_sweep_split_along_its_points_counts_each_point_on_qiskit_1_4(
+    name: str, manager: JobManager
+) -> None:
+    states = [5, 2, 7, 0, 3]
+    sweep = sweep_circuit()
+    job_set = manager.run(
+        [sweep, basis_circuits(2)[1]],
+        BACKENDS[name](),
+        shots=SHOTS,
+        parameter_binds=[sweep_binds(states, sweep), {}],
+        max_executions_per_job=2 * SHOTS,
+    )
+    results = job_set.results(timeout=60)
+    assert results.success, job_set.report()
+    assert [c.points for c in job_set.managed_jobs()] == [(0, 0, 1), (0, 2, 3), (0, 4, 4), None]
+    assert [results.get_counts(0, p) for p in range(5)] == [
+        {expected_key(s): SHOTS} for s in states
+    ]
+    assert results.get_counts(1) == {expected_key(1): SHOTS}
+    if name == "statevector_sampler":
+        assert results.pub_result(0).data.c.shape == (5,)

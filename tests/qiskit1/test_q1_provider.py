@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 from conftest import assert_exact, basis_circuits, expected_key, wait_until
+from qiskit import transpile
+from support import sweep_binds, sweep_circuit
 
 from qjm_widget import (
     ChunkState,
@@ -334,3 +336,27 @@ def test_the_stand_in_can_run_its_device_noise_model(manager: JobManager) -> Non
     for index, counts in enumerate(job_set.counts().per_experiment):
         assert sum(counts.values()) == 200, counts
         assert max(counts, key=counts.__getitem__) == expected_key(index), counts
+
+
+def test_a_sweep_on_the_provider_path_is_bound_per_chunk_with_exact_counts(
+    api: Any, backend: Any, manager: JobManager
+) -> None:
+    """qiskit-ibm-provider's run() takes no parameter_binds: each job gets its points as bound
+    copies (one circuit per point), and the counts are exact per point."""
+    states = [6, 1, 4, 3, 0]
+    sweep = transpile(sweep_circuit(), backend, optimization_level=0, seed_transpiler=1)
+    job_set = manager.run(
+        [sweep],
+        backend,
+        shots=SHOTS,
+        parameter_binds=[sweep_binds(states, sweep)],
+        max_executions_per_job=2 * SHOTS,
+        retry_policy=FAST,
+    )
+    results = job_set.results(timeout=60)
+    assert results.success, job_set.report()
+    assert [c.points for c in job_set.managed_jobs()] == [(0, 0, 1), (0, 2, 3), (0, 4, 4)]
+    assert [results.get_counts(0, p) for p in range(5)] == [
+        {expected_key(s): SHOTS} for s in states
+    ]
+    assert submits(api)[-3:] == [200, 200, 200]
