@@ -84,6 +84,14 @@ class ManagedJob:
         return self.end_index - self.start_index + 1
 
     @property
+    def span(self) -> str:
+        """What the chunk holds, in words: "experiments 3-5", "experiment 0, points 20-39"."""
+        if self.points is None:
+            return f"experiments {self.start_index}-{self.end_index}"
+        experiment, first, last = self.points
+        return f"experiment {experiment}, points {first}-{last}"
+
+    @property
     def status(self) -> JobStatus | None:
         """JobStatus of the chunk: INITIALIZING until submitted, None where no job exists."""
         if self.state in _NOT_SUBMITTED:

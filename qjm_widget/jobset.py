@@ -202,7 +202,7 @@ class ManagedJobSet(ChunkRunner):
     def error_messages(self) -> str | None:
         """One line per failed chunk or experiment; None when nothing failed."""
         lines = [
-            f"chunk {c.index} (experiments {c.start_index}-{c.end_index}, "
+            f"chunk {c.index} ({c.span}, "
             f"job {c.job_id or 'not submitted'}): {c.state.value}: "
             f"{c.error or c.note or 'no message'}"
             for c in self._chunks

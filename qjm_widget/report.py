@@ -42,6 +42,8 @@ def render_job_set_report(job_set: ManagedJobSet, detailed: bool = True) -> str:
                 f"    job ID: {chunk.job_id}",
                 f"    state: {chunk.state.value} (status {status}, attempts {chunk.attempts})",
             ]
+            if chunk.points is not None:
+                lines.append(f"    points: {chunk.points[1]}-{chunk.points[2]}")
             if chunk.shots is not None:
                 lines.append(f"    shots: {chunk.shots}")
             if chunk.error:

@@ -264,6 +264,9 @@ def test_retrying_a_chunk_that_held_part_of_a_pub_replaces_only_its_points(
         assert counts.at(0, point) == {expected_key(STATES[point]): SHOTS}
     with pytest.raises(ManagedResultDataNotAvailable, match="chunk 0 is error"):
         job_set.results().get_counts(0, 5)
+    messages = job_set.error_messages() or ""
+    assert messages.startswith("chunk 0 (experiment 0, points 0-3, job "), messages
+    assert "    points: 0-3" in job_set.report()
     assert job_set.results().get_counts(1) == {expected_key(1): SHOTS}
 
     job_set.retry(0)
