@@ -31,6 +31,7 @@ from .policy import RetryPolicy
 from .results import ManagedResults
 from .store import Store
 from .store_format import StoreError
+from .stored_job import StoredJob
 
 __version__ = "0.1.0"
 
@@ -59,4 +60,5 @@ __all__ = [
     "RetryPolicy",
     "Store",
     "StoreError",
+    "StoredJob",
 ]

@@ -27,6 +27,7 @@ from .report import render_job_set_report
 from .results import ExperimentKey, ManagedResults, find_experiment
 from .runner import ChunkRunner
 from .scheduler import Scheduler
+from .stored_job import StoredJob
 from .validation import string_list, timeout_seconds
 from .workload import Experiment, Loc
 
@@ -149,7 +150,7 @@ class ManagedJobSet(ChunkRunner):
             result = list(self._tags)
             # Jobs already sent carry the old tags: update them on the backend, off this thread.
             keeps_tags = self._adapter.capabilities.takes_tags
-            sent = [c for c in self._chunks if c.job is not None] if keeps_tags else []
+            sent = [c for c in self._chunks if self._is_live(c.job)] if keeps_tags else []
             for chunk in sent:
                 self._scheduler.submit(self._task(partial(self._push_tags, chunk, chunk.job)))
         self._events.flush()
@@ -176,8 +177,15 @@ class ManagedJobSet(ChunkRunner):
         return list(self._chunks)
 
     def jobs(self) -> list[Any]:
-        """Each chunk's job, None where it has none (not submitted, or its submit failed)."""
+        """Each chunk's job, None where it has none (not submitted, or its submit failed); for a
+        retrieved set, the backend's job where it could be looked up, else a read-only
+        :class:`StoredJob` with what the store kept."""
         return [chunk.job for chunk in self._chunks]
+
+    @staticmethod
+    def _is_live(job: Any) -> bool:
+        """A job on the backend, not one rebuilt from the store."""
+        return job is not None and not isinstance(job, StoredJob)
 
     def statuses(self) -> list[JobStatus | None]:
         return [chunk.status for chunk in self._chunks]
@@ -286,10 +294,30 @@ class ManagedJobSet(ChunkRunner):
         # seen the end: a script may exit right after results().
         self._events.flush()
 
-    def results(self, timeout: float | None = None, partial: bool = False) -> ManagedResults:
-        """Wait for every chunk, then return the results (failed chunks included, as such)."""
+    def results(
+        self, timeout: float | None = None, partial: bool = False, refresh: bool = False
+    ) -> ManagedResults:
+        """Wait for every chunk, then return the results (failed chunks included, as such).
+
+        ``refresh=True`` reads the statuses and results of unfinished chunks at once, instead
+        of at the next poll (which backs off to seconds on remote backends).
+        """
+        if not isinstance(refresh, bool):
+            raise JobManagerInvalidInputError(
+                f"refresh must be True or False, got {type(refresh).__name__}"
+            )
+        if refresh:
+            self.refresh()
         self.wait(timeout)
         return ManagedResults(self, partial)
+
+    def refresh(self) -> None:
+        """Poll the unfinished chunks' jobs now, results included, skipping any back-off."""
+        with self._lock:
+            self._next_poll = 0.0
+            self._fetch_after.clear()
+            self._poll_interval = self._adapter.capabilities.poll_interval[0]
+        self._start()
 
     # -- control --------------------------------------------------------------------------
 

@@ -10,7 +10,11 @@ import threading
 import uuid
 from typing import Any
 
+from qiskit.primitives import BaseSamplerV2
+from qiskit.providers import BackendV2
+
 from .backends import adapter_for
+from .backends.providers import backend_from_provider
 from .chunk import plan_chunks
 from .exceptions import (
     JobManagerInvalidInputError,
@@ -247,24 +251,51 @@ class JobManager:
         return ordered if cap is None else ordered[:cap]
 
     def retrieve_job_set(
-        self, job_set_id: str, backend: Any = None, provider: Any = None
+        self,
+        job_set_id: str,
+        provider: Any = None,
+        refresh: bool = False,
+        *,
+        backend: Any = None,
     ) -> ManagedJobSet:
         """The job set with this id, from this manager or from its store.
 
-        From the store, finished chunks come back with their results (no backend call);
-        unfinished ones are re-attached by job id where ``backend`` can look jobs up, and
-        otherwise marked LOST and left for ``retry`` / ``retry_failed``, which need ``backend``.
-        A set no store knows is rebuilt from ``backend`` (IBM Quantum) by its jobs' tags:
-        missing jobs make LOST chunks, cancelled ones CANCELLED chunks, never an error.
-        ``provider`` is accepted for IBMQJobManager's signature and ignored.
+        From the store, finished chunks come back with their results (no backend call), their
+        jobs as read-only :class:`StoredJob` objects; unfinished ones are re-attached by job id
+        where the backend can look jobs up, and otherwise marked LOST and left for ``retry`` /
+        ``retry_failed``, which need a backend. A set no store knows is rebuilt from
+        ``backend`` (IBM Quantum) by its jobs' tags: missing jobs make LOST chunks, cancelled
+        ones CANCELLED chunks, never an error.
+
+        Args:
+            job_set_id: The set's id.
+            provider: A ``QiskitRuntimeService`` or qiskit-ibm-provider's ``IBMProvider``: the
+                backend is the one of the set's stored backend name, so the id is enough.
+            refresh: Read the set again even when this manager holds it: a running set polls
+                its jobs at once; a finished one is read again from the store.
+            backend: The backend to re-attach to and retry on; wins over ``provider``.
         """
+        if not isinstance(refresh, bool):
+            raise JobManagerInvalidInputError(
+                f"refresh must be True or False, got {type(refresh).__name__}"
+            )
+        if provider is not None and backend is None and _runs_jobs(provider):
+            backend, provider = provider, None  # retrieve_job_set(id, backend): the old order
+        wants_backend = backend is not None or provider is not None
         with self._lock:
             job_set = self._job_sets.get(job_set_id)
-        if job_set is not None and (backend is None or job_set._adapter.can_submit):
+        usable = job_set is not None and (not wants_backend or job_set._adapter.can_submit)
+        if job_set is not None and usable and not (refresh and job_set.done()):
+            if refresh:
+                job_set.refresh()  # a finished set is read again from the store instead
             return job_set
         stored = self.store.load(job_set_id) if self.store is not None else None
         if stored is None:
+            if job_set is not None:
+                return job_set
             return self._rebuild(job_set_id, backend)
+        if backend is None and provider is not None:
+            backend = backend_from_provider(provider, stored.backend_name)
         self._refuse_if_running_elsewhere(stored)
         job_set = restore(stored, backend, self._scheduler)
         self._adopt(job_set, new=False)
@@ -322,6 +353,11 @@ class JobManager:
         if not sets:
             return "No job sets."
         return "\n\n".join(s.report(detailed) for s in sets)
+
+
+def _runs_jobs(candidate: Any) -> bool:
+    """A backend or sampler where a provider was expected (an old positional call)."""
+    return isinstance(candidate, BackendV2 | BaseSamplerV2)
 
 
 IBMQJobManager = JobManager

@@ -8,7 +8,7 @@ from typing import Any
 
 from .backends import BackendAdapter, Capabilities, RuntimeAdapter, adapter_for
 from .backends.runtime import EXECUTION_MODES, is_cloud_backend
-from .chunk import ChunkState
+from .chunk import ChunkState, ManagedJob
 from .events import JobSetEvent
 from .exceptions import JobManagerInvalidStateError
 from .jobset import ManagedJobSet
@@ -16,6 +16,7 @@ from .outcomes import SliceResult
 from .policy import RetryPolicy
 from .scheduler import Scheduler
 from .store import Store, StoredJobSet, current_owner
+from .stored_job import StoredJob
 from .workload import Slice
 
 logger = logging.getLogger(__name__)
@@ -144,6 +145,7 @@ def restore(stored: StoredJobSet, backend: Any, scheduler: Scheduler) -> Managed
     )
     for chunk in stored.chunks:
         if chunk.state.is_final:
+            chunk.job = _stored_job(chunk, adapter)
             continue
         job = adapter.retrieve(chunk.job_id) if chunk.job_id and adapter.can_submit else None
         if job is not None:
@@ -158,6 +160,7 @@ def restore(stored: StoredJobSet, backend: Any, scheduler: Scheduler) -> Managed
             if chunk.job_id
             else "it was not submitted before the process that ran the set ended; retry to run it"
         )
+        chunk.job = _stored_job(chunk, adapter)
     retry = stored.options.get("retry") or {}
     job_set = ManagedJobSet(
         job_set_id=stored.job_set_id,
@@ -177,6 +180,20 @@ def restore(stored: StoredJobSet, backend: Any, scheduler: Scheduler) -> Managed
         ),
     )
     return job_set
+
+
+def _stored_job(chunk: ManagedJob, adapter: BackendAdapter) -> StoredJob | None:
+    """The chunk's job as the store kept it, where it had one."""
+    if chunk.job_id is None:
+        return None
+    return StoredJob(
+        job_id=chunk.job_id,
+        status=chunk.job_status,
+        results=chunk.results,
+        backend_name=adapter.name,
+        backend=adapter.backend,
+        error=chunk.error,
+    )
 
 
 _RETRY_FIELDS = ("attempts", "initial_delay", "factor", "max_delay")

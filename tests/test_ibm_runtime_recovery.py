@@ -17,7 +17,7 @@ import pytest
 from conftest import basis_circuits, expected_key, qjm_threads, wait_until
 from ibm_standin import JobView, RuntimeStandIn
 from qiskit_ibm_runtime.runtime_job_v2 import RuntimeJobV2
-from store_workers.support import Worker, rows, wait_for, write_circuits
+from store_workers.support import Worker, rows, standin_json, wait_for, write_circuits
 
 from qjm_widget import (
     ChunkState,
@@ -27,6 +27,7 @@ from qjm_widget import (
     ManagedJobSet,
     ManagedResultDataNotAvailable,
 )
+from qjm_widget.stored_job import StoredJob
 
 SHOTS = 50
 DONE, QUEUED, LOST = ChunkState.DONE, ChunkState.QUEUED, ChunkState.LOST
@@ -152,19 +153,13 @@ def kill_mid_run(
     the held stand-in and one of them has finished and been stored, it is SIGKILLed."""
     store = tmp_path / "store.sqlite3"
     circuits = write_circuits(tmp_path / "circuits.qpy", basis_circuits(8))
-    standin = {
-        "url": api.url,
-        "api_url": api.api_url,
-        "instance": api.instance,
-        "api_key": api.api_key,
-    }
     options = {"max_experiments_per_job": 2, "shots": SHOTS, "job_tags": ["recover"]}
     api.hold()
     worker = Worker(
         "run_on_standin.py",
         store,
         circuits,
-        json.dumps(standin),
+        standin_json(api),
         json.dumps(options),
         log=tmp_path / "worker.log",
     )
@@ -211,7 +206,10 @@ def test_a_killed_runs_unfinished_jobs_are_reattached_by_id_and_the_done_chunk_i
     assert [c.job_id for c in chunks] == killed.job_ids
     for chunk in chunks:
         if chunk.index == killed.done:
-            assert (chunk.state, chunk.job) == (DONE, None), chunk
+            assert chunk.state is DONE, chunk
+            # What the store kept, read-only: IBM is not asked for it (see below).
+            assert isinstance(chunk.job, StoredJob), chunk.job
+            assert chunk.job.job_id() == chunk.job_id
         else:
             assert chunk.state is QUEUED, chunk
             assert chunk.note == "re-attached after a restart", chunk.note

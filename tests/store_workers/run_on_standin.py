@@ -1,20 +1,19 @@
 """Run one job set on the test's IBM runtime stand-in from a process of its own, then wait.
 
 Usage: ``python run_on_standin.py STORE CIRCUITS_QPY STANDIN_JSON OPTIONS_JSON``.
-``STANDIN_JSON`` holds the stand-in's ``url``, ``api_url``, ``instance`` and ``api_key``; the
-worker builds its own ``QiskitRuntimeService`` from them the way ``RuntimeStandIn.service()``
-does. ``OPTIONS_JSON`` holds keyword arguments of ``JobManager.run``. Prints the set's id, then
-stays alive, whatever the set's state, until its stdin closes or it is killed.
+``STANDIN_JSON`` holds the stand-in's ``url``, ``api_url``, ``instance`` and ``api_key``
+(see standin_service.py). ``OPTIONS_JSON`` holds keyword arguments of ``JobManager.run``.
+Prints the set's id, then stays alive, whatever the set's state, until its stdin closes or it
+is killed.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 from qiskit import qpy
-from qiskit_ibm_runtime import QiskitRuntimeService
+from standin_service import service_from
 
 from qjm_widget import JobManager
 
@@ -24,18 +23,7 @@ def main() -> None:
     standin, options = json.loads(sys.argv[3]), json.loads(sys.argv[4])
     with open(circuits_path, "rb") as file:
         circuits = qpy.load(file)
-    url, api_url = standin["url"], standin["api_url"]
-    # What RuntimeStandIn.env() gives: where IAM and the instance lookup answer.
-    os.environ.update(
-        IAM_URL=url, GLOBAL_SEARCH_URL=url + "/search", GLOBAL_CATALOG_URL=url + "/catalog"
-    )
-    service = QiskitRuntimeService(
-        channel="ibm_quantum_platform",
-        token=standin["api_key"],
-        instance=standin["instance"],
-        url=url,
-        url_resolver=lambda *_: api_url,
-    )
+    service = service_from(standin)
     job_set = JobManager(store=store).run(circuits, service.backend("fake_manila"), **options)
     print(job_set.job_set_id(), flush=True)
     sys.stdin.read()

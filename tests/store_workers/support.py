@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import queue
@@ -126,3 +127,10 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) ->
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.02)
+
+
+def standin_json(api: Any) -> str:
+    """What a worker needs to build its own client of the test's stand-in (standin_service.py)."""
+    return json.dumps(
+        {"url": api.url, "api_url": api.api_url, "instance": api.instance, "api_key": api.api_key}
+    )
