@@ -360,3 +360,23 @@ def test_a_sweep_on_the_provider_path_is_bound_per_chunk_with_exact_counts(
         {expected_key(s): SHOTS} for s in states
     ]
     assert submits(api)[-3:] == [200, 200, 200]
+
+
+def test_a_set_is_retrieved_by_its_id_and_the_ibm_provider_alone_and_retried(
+    api: Any, provider: Any, backend: Any, manager: JobManager
+) -> None:
+    api.faults.fail_job(count=1, reason="qubit 3 lost its calibration")
+    job_set = start(manager, backend, 4, 2)
+    job_set.wait(timeout=30)
+    failed = states(job_set).index(ERROR)
+    # A new manager on the store stands in for a new process; only the provider is given.
+    again = JobManager(store=manager.store).retrieve_job_set(
+        job_set.job_set_id(), provider=provider
+    )
+    assert again is not job_set
+    assert again.backend_name == backend.name
+    assert [type(job).__name__ for job in again.jobs()] == ["StoredJob", "StoredJob"]
+    assert again.retry_failed() == [failed]
+    assert again.results(timeout=30).success, again.report()
+    assert_exact(again, 4, SHOTS)
+    assert type(again.jobs()[failed]).__name__ == "IBMCircuitJob"
