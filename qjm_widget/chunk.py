@@ -75,6 +75,9 @@ class ManagedJob:
     finished_at: float | None = None
     job_status: JobStatus | None = JobStatus.INITIALIZING
     """Last status read from the job; None when it could not be read."""
+    usage_seconds: float | None = None
+    """QPU seconds the backend reports the chunk's jobs used, its retries' included (IBM
+    Quantum); None where it reports none."""
     results: list[SliceResult] | None = field(default=None, repr=False)
     """What the job gave back, one entry per experiment (or slice) it holds."""
     previous_job_ids: list[str] = field(default_factory=list)

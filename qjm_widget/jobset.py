@@ -242,6 +242,13 @@ class ManagedJobSet(ChunkRunner):
         """The set's experiments: each one's circuit and, for a sweep, its parameter values."""
         return list(self._experiments)
 
+    def usage_seconds(self) -> float | None:
+        """QPU seconds the set's jobs used so far, as the backend reports them (IBM Quantum);
+        None where the backend reports none."""
+        with self._lock:
+            figures = [c.usage_seconds for c in self._chunks if c.usage_seconds is not None]
+        return sum(figures) if figures else None
+
     @property
     def last_finished_at(self) -> float | None:
         """Epoch seconds at which the latest chunk became final; None if none has."""

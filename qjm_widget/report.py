@@ -32,6 +32,9 @@ def render_job_set_report(job_set: ManagedJobSet, detailed: bool = True) -> str:
     ]
     for label, states in _SUMMARY:
         lines.append(f"  {label:>15}: {sum(by_state[s] for s in states)}")
+    usage = job_set.usage_seconds()
+    if usage is not None:
+        lines.append(f"  {'QPU usage':>15}: {usage:.1f} s")
     if detailed:
         lines += ["", "Detail report:"]
         for chunk in chunks:
@@ -46,6 +49,8 @@ def render_job_set_report(job_set: ManagedJobSet, detailed: bool = True) -> str:
                 lines.append(f"    points: {chunk.points[1]}-{chunk.points[2]}")
             if chunk.shots is not None:
                 lines.append(f"    shots: {chunk.shots}")
+            if chunk.usage_seconds is not None:
+                lines.append(f"    QPU usage: {chunk.usage_seconds:.1f} s")
             if chunk.error:
                 lines.append(f"    error: {chunk.error}")
             if chunk.note:

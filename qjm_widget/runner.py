@@ -7,6 +7,7 @@ tasks (on the pool) do the slow calls into the backend, and every change of stat
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -25,6 +26,8 @@ from .outcomes import SliceResult
 from .policy import RetryPolicy
 from .scheduler import Scheduler, Task
 from .workload import Experiment, Slice, slices_of
+
+logger = logging.getLogger(__name__)
 
 _POLL_BACKOFF = 1.5
 _LIMIT_DELAY = (1.0, 60.0)
@@ -300,12 +303,21 @@ class ChunkRunner:
                 results = self._adapter.fetch(job, self._slices(chunk), self._run_config)
             except Exception as exc:
                 return partial(self._apply_read_failure, chunk, exc, JobStatus.DONE)
-            return partial(self._apply_done, chunk, results)
+            return partial(self._apply_done, chunk, results, self._usage(chunk, job))
         if status is JobStatus.ERROR:
-            return partial(self._apply_end, chunk, ChunkState.ERROR, self._adapter.error_text(job))
+            text = self._adapter.error_text(job)  # a failed job may have used the QPU too
+            return partial(self._apply_end, chunk, ChunkState.ERROR, text, self._usage(chunk, job))
         if status is JobStatus.CANCELLED:
             return partial(self._apply_end, chunk, ChunkState.CANCELLED, None)
         return partial(self._apply_status, chunk, status)
+
+    def _usage(self, chunk: ManagedJob, job: Any) -> float | None:
+        """The job's QPU seconds; a failed read costs the figure, never the chunk."""
+        try:
+            return self._adapter.usage_seconds(job)
+        except Exception as exc:
+            logger.info("usage of job %s could not be read: %s", chunk.job_id, exc)
+            return None
 
     def _apply_status(self, chunk: ManagedJob, status: JobStatus | None) -> bool:
         """``status`` None: the backend answered something that is no JobStatus."""
@@ -320,9 +332,12 @@ class ChunkRunner:
             self._move(chunk, state)
         return True
 
-    def _apply_done(self, chunk: ManagedJob, results: list[SliceResult]) -> bool:
+    def _apply_done(
+        self, chunk: ManagedJob, results: list[SliceResult], usage_seconds: float | None
+    ) -> bool:
         chunk.job_status = JobStatus.DONE
         chunk.results = results
+        self._add_usage(chunk, usage_seconds)
         chunk.note = self._refused_cancels.pop(chunk.index, None)
         failed = chunk.failed_experiments
         chunk.error = (
@@ -369,7 +384,20 @@ class ChunkRunner:
             self._apply_end(chunk, ChunkState.FAILED, message)
         return True
 
-    def _apply_end(self, chunk: ManagedJob, state: ChunkState, error: str | None) -> bool:
+    @staticmethod
+    def _add_usage(chunk: ManagedJob, usage_seconds: float | None) -> None:
+        """A chunk's usage is what all its jobs used: a retry adds the new job's."""
+        if usage_seconds is not None:
+            chunk.usage_seconds = (chunk.usage_seconds or 0.0) + usage_seconds
+
+    def _apply_end(
+        self,
+        chunk: ManagedJob,
+        state: ChunkState,
+        error: str | None,
+        usage_seconds: float | None = None,
+    ) -> bool:
+        self._add_usage(chunk, usage_seconds)
         chunk.job_status = {
             ChunkState.ERROR: JobStatus.ERROR,
             ChunkState.CANCELLED: JobStatus.CANCELLED,

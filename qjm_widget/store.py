@@ -61,12 +61,14 @@ CREATE INDEX IF NOT EXISTS job_sets_created ON job_sets(created_at);
 
 
 def _add_sweeps(db: sqlite3.Connection) -> None:
-    """Schema 2: parameter sweeps (experiments' shots and values, chunks' point slices) and
-    sampler results as bit arrays. Rows of schema 1 read as bound circuits and counts."""
+    """Schema 2: parameter sweeps (experiments' shots and values, chunks' point slices),
+    sampler results as bit arrays and each chunk's QPU usage. Rows of schema 1 read as bound
+    circuits and counts, with no usage."""
     db.execute("ALTER TABLE job_sets ADD COLUMN experiments TEXT")
     db.execute("ALTER TABLE job_sets ADD COLUMN experiment_values BLOB")
     db.execute("ALTER TABLE chunks ADD COLUMN points TEXT")
     db.execute("ALTER TABLE chunks ADD COLUMN arrays BLOB")
+    db.execute("ALTER TABLE chunks ADD COLUMN usage_seconds REAL")
 
 
 # Explicit steps from each version to the next; the store refuses files newer than it knows.
@@ -249,19 +251,21 @@ class Store:
             results,
             None if chunk.points is None else to_json(list(chunk.points)),
             arrays,
+            chunk.usage_seconds,
         )
         if with_results:
             return (
-                "INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 values,
             )
         # Without new results, keep the ones stored (a retry replaces them only once it is DONE).
         return (
-            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT (job_set_id, idx) DO UPDATE SET state=excluded.state, "
             "job_id=excluded.job_id, status=excluded.status, attempts=excluded.attempts, "
             "error=excluded.error, note=excluded.note, submitted_at=excluded.submitted_at, "
-            "finished_at=excluded.finished_at, previous_job_ids=excluded.previous_job_ids",
+            "finished_at=excluded.finished_at, previous_job_ids=excluded.previous_job_ids, "
+            "usage_seconds=excluded.usage_seconds",
             values,
         )
 
@@ -359,6 +363,7 @@ class Store:
             submitted_at=row[11],
             finished_at=row[12],
             previous_job_ids=[str(i) for i in json.loads(row[13])],
+            usage_seconds=None if row[17] is None else float(row[17]),
         )
         chunk.job_status = None if row[7] is None else JobStatus[row[7]]
         if row[14] is not None:

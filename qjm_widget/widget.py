@@ -96,6 +96,9 @@ class JobSetWidget(anywidget.AnyWidget):
     """When the set was created, in epoch seconds. float, default 0.0."""
     finished_at = traitlets.Float(0.0).tag(sync=True)
     """When the last chunk became final, in epoch seconds; 0.0 while unfinished."""
+    usage_seconds = traitlets.Float(-1.0).tag(sync=True)
+    """QPU seconds the set's jobs used so far (IBM Quantum); -1.0 where the backend reports
+    none. float, default -1.0."""
     can_cancel = traitlets.Bool(True).tag(sync=True)
     """False where the backend can never cancel a submitted job. bool, default True."""
     states = traitlets.Bytes(b"").tag(sync=True)
@@ -208,6 +211,8 @@ class JobSetWidget(anywidget.AnyWidget):
     def _write_summary(self) -> None:
         job_set = self._job_set
         self.name = job_set.name()
+        usage = job_set.usage_seconds()
+        self.usage_seconds = -1.0 if usage is None else usage
         self.tags = job_set.tags()
         self._write_finished()
         self._write_histogram()
@@ -261,6 +266,7 @@ class JobSetWidget(anywidget.AnyWidget):
         self.selected_detail = {
             **_chunk_summary(chunk),
             "shots": chunk.shots,
+            "usage_seconds": chunk.usage_seconds,
             "note": chunk.note,
             "can_cancel": cancellable,
             "can_retry": self._job_set._can_retry(chunk),

@@ -149,6 +149,7 @@ def test_a_store_file_of_schema_1_still_loads_and_is_migrated(tmp_path: pathlib.
             ("job_sets", "experiment_values"),
             ("chunks", "points"),
             ("chunks", "arrays"),
+            ("chunks", "usage_seconds"),
         ):
             db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")

@@ -122,6 +122,10 @@ class BackendAdapter(abc.ABC):
     def status(self, job: Any) -> JobStatus | None:
         return to_job_status(job.status())
 
+    def usage_seconds(self, job: Any) -> float | None:
+        """QPU seconds a finished job used, as the backend bills them; None where it has none."""
+        return None
+
     def retrieve(self, job_id: str) -> Any:
         """The job with this id, looked up on the backend; None where jobs cannot be looked up."""
         return None

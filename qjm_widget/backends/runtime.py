@@ -141,6 +141,11 @@ class RuntimeAdapter(SamplerAdapter):
         if not self.transpiles:
             check_isa(circuits, self._ibm_backend)
 
+    def usage_seconds(self, job: Any) -> float | None:
+        """IBM's QPU charge time of the job (``job.usage()``: one request, once it has ended)."""
+        seconds = job.usage()
+        return float(seconds) if isinstance(seconds, int | float) else None
+
     def retrieve(self, job_id: str) -> Any:
         try:
             return self._ibm_backend.service.job(job_id)

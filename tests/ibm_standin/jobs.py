@@ -69,6 +69,8 @@ class JobView:
     reason: str | None
     pubs: tuple[Any, ...] = ()
     """The PUBs as the server decoded them: (circuit, parameter values or None, shots)."""
+    quantum_seconds: float = 0.0
+    """The usage IBM bills: from running to finished (0 while pending)."""
 
 
 @dataclass(slots=True)
@@ -101,12 +103,16 @@ class _Job:
             self.program_id,
             self.reason,
             tuple(self.pubs),
+            self.quantum_seconds(),
         )
 
-    def wire(self, with_params: bool) -> dict[str, Any]:
-        seconds = 0.0
+    def quantum_seconds(self) -> float:
         if self.running and self.finished:
-            seconds = (self.finished - self.running).total_seconds()
+            return (self.finished - self.running).total_seconds()
+        return 0.0
+
+    def wire(self, with_params: bool) -> dict[str, Any]:
+        seconds = self.quantum_seconds()
         body: dict[str, Any] = {
             "id": self.id,
             "backend": self.backend,
