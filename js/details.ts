@@ -2,11 +2,13 @@
 import { button, element } from "./dom";
 import {
   type ChunkDetail,
+  formatQpuSeconds,
   isChunkDetail,
   type Model,
   pointRange,
   pointsOf,
   type Send,
+  usageOf,
 } from "./model";
 
 export type Details = {
@@ -30,6 +32,10 @@ function rows(detail: ChunkDetail): Array<[string, string]> {
     ["Job id", detail.job_id ?? "—"],
     ["Attempts", String(detail.attempts)],
   );
+  const usage = usageOf(detail.usage_seconds);
+  if (usage !== null) {
+    result.push(["QPU usage", formatQpuSeconds(usage)]);
+  }
   if (detail.error) {
     result.push(["Error", detail.error]);
   }

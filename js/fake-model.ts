@@ -48,6 +48,7 @@ export function modelFor(codes: readonly number[], overrides: Partial<Model> = {
     num_experiments: codes.length * 10,
     started_at: 1_700_000_000,
     finished_at: 0,
+    usage_seconds: -1,
     can_cancel: true,
     states: packStates(0, codes),
     delta: packDelta(0, []),

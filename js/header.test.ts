@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { byClass, modelFor, mount } from "./fake-model";
-import { estimateEta, formatDuration } from "./header";
-import { State } from "./model";
+import { estimateEta, formatDuration, USAGE_TITLE } from "./header";
+import { formatQpuSeconds, State, usageOf } from "./model";
 
 describe("estimateEta", () => {
   it("extrapolates the time per finished chunk to the chunks left", () => {
@@ -24,6 +24,28 @@ describe("formatDuration", () => {
     expect(formatDuration(185)).toBe("3m 05s");
     expect(formatDuration(7269)).toBe("2h 01m 09s");
     expect(formatDuration(-5)).toBe("0s");
+  });
+});
+
+describe("formatQpuSeconds", () => {
+  it("writes tenths of seconds, with minutes from 60 s on", () => {
+    expect(formatQpuSeconds(0)).toBe("0.0 s");
+    expect(formatQpuSeconds(12.34)).toBe("12.3 s");
+    expect(formatQpuSeconds(59.94)).toBe("59.9 s");
+    expect(formatQpuSeconds(59.96)).toBe("1 min 0.0 s");
+    expect(formatQpuSeconds(60)).toBe("1 min 0.0 s");
+    expect(formatQpuSeconds(125)).toBe("2 min 5.0 s");
+    expect(formatQpuSeconds(3725.25)).toBe("62 min 5.3 s");
+  });
+});
+
+describe("usageOf", () => {
+  it("reads a number >= 0, and anything else as none reported", () => {
+    expect(usageOf(0)).toBe(0);
+    expect(usageOf(12.34)).toBe(12.34);
+    for (const none of [-1, -0.5, null, undefined, Number.NaN, Number.POSITIVE_INFINITY, "3"]) {
+      expect(usageOf(none), String(none)).toBeNull();
+    }
   });
 });
 
@@ -79,5 +101,54 @@ describe("header", () => {
   it("has no timer when rendered after the set finished", () => {
     mount(modelFor([State.done], { started_at: start, finished_at: start + 3 }));
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("hides the QPU time where the backend reports none (-1)", () => {
+    const { root } = mount(modelFor([State.running]));
+    const usage = byClass(root, "qjm-usage");
+    expect(usage.hidden).toBe(true);
+    expect(usage.textContent).toBe("");
+  });
+
+  it("shows the QPU time IBM Quantum reports, with a tooltip", () => {
+    const { root } = mount(modelFor([State.done], { usage_seconds: 12.34 }));
+    const usage = byClass(root, "qjm-usage");
+    expect(usage.hidden).toBe(false);
+    expect(usage.textContent).toBe("QPU 12.3 s");
+    expect(usage.getAttribute("title")).toBe(USAGE_TITLE);
+    expect(USAGE_TITLE).toBe("QPU time IBM Quantum reports for this set's jobs");
+  });
+
+  it("shows minutes from 60 s of QPU time on", () => {
+    const { root } = mount(modelFor([State.done], { usage_seconds: 125 }));
+    expect(byClass(root, "qjm-usage").textContent).toBe("QPU 2 min 5.0 s");
+  });
+
+  it("updates the QPU time on change:usage_seconds, and hides it again when negative", () => {
+    const { model, root } = mount(modelFor([State.running]));
+    const usage = byClass(root, "qjm-usage");
+    model.update({ usage_seconds: 12.34 });
+    expect(usage.hidden).toBe(false);
+    expect(usage.textContent).toBe("QPU 12.3 s");
+    model.update({ usage_seconds: 125 });
+    expect(usage.textContent).toBe("QPU 2 min 5.0 s");
+    model.update({ usage_seconds: -1 });
+    expect(usage.hidden).toBe(true);
+    expect(usage.textContent).toBe("");
+  });
+
+  it("hides the QPU time when an older kernel sends no usage_seconds", () => {
+    const values: Partial<ReturnType<typeof modelFor>> = modelFor([State.done]);
+    delete values.usage_seconds;
+    const { root } = mount(values as ReturnType<typeof modelFor>);
+    expect(byClass(root, "qjm-usage").hidden).toBe(true);
+  });
+
+  it("stops listening for usage_seconds on cleanup", () => {
+    const { model, root, cleanup } = mount(modelFor([State.running]));
+    cleanup();
+    model.update({ usage_seconds: 5 });
+    expect(byClass(root, "qjm-usage").hidden).toBe(true);
+    expect(model.listenerCount).toBe(0);
   });
 });

@@ -1,6 +1,9 @@
-// The header: the set's name, id, backend and tags, elapsed time and ETA, chunks per state.
+// The header: the set's name, id, backend and tags, elapsed time and ETA, chunks per state,
+// and the QPU time IBM Quantum reports for the set's jobs.
 import { element } from "./dom";
-import { type ChunkStore, STATE_NAMES } from "./model";
+import { type ChunkStore, formatQpuSeconds, STATE_NAMES, usageOf } from "./model";
+
+export const USAGE_TITLE = "QPU time IBM Quantum reports for this set's jobs";
 
 export type HeaderInfo = {
   name: string;
@@ -16,6 +19,8 @@ export type HeaderInfo = {
 export type Header = {
   update(info: HeaderInfo): void;
   updateCounts(store: ChunkStore): void;
+  /** The `usage_seconds` trait: shown when it is a number >= 0, hidden otherwise. */
+  updateUsage(seconds: unknown): void;
   cleanup(): void;
 };
 
@@ -65,8 +70,11 @@ export function createHeader(parent: HTMLElement): Header {
   const timeRow = element("div", "qjm-header-time");
   const elapsed = element("span", "qjm-elapsed");
   const eta = element("span", "qjm-eta");
+  const usage = element("span", "qjm-usage");
+  usage.setAttribute("title", USAGE_TITLE);
+  usage.hidden = true;
   const counts = element("span", "qjm-counts");
-  timeRow.append(elapsed, eta, counts);
+  timeRow.append(elapsed, eta, usage, counts);
   root.append(titleRow, timeRow);
   parent.append(root);
 
@@ -140,9 +148,16 @@ export function createHeader(parent: HTMLElement): Header {
     renderTime();
   }
 
+  function updateUsage(seconds: unknown): void {
+    const value = usageOf(seconds);
+    usage.hidden = value === null;
+    usage.textContent = value === null ? "" : `QPU ${formatQpuSeconds(value)}`;
+  }
+
   return {
     update,
     updateCounts,
+    updateUsage,
     cleanup(): void {
       stopTimer();
     },

@@ -2,8 +2,10 @@ import { describe, expect, it } from "vitest";
 import { packBounds, packDelta, packStates } from "./fake-model";
 import {
   Bounds,
+  type ChunkDetail,
   ChunkStore,
   type Histogram,
+  isChunkDetail,
   isHistogram,
   pointRange,
   readSeq,
@@ -168,5 +170,29 @@ describe("sweeps", () => {
     expect(unravel(7, [8])).toEqual([7]);
     expect(unravel(8, [2, 4])).toBeNull();
     expect(unravel(0, [])).toBeNull();
+  });
+});
+
+describe("chunk details", () => {
+  const base: ChunkDetail = {
+    index: 0,
+    start: 0,
+    end: 9,
+    shots: 100,
+    state: "done",
+    job_id: "job-0",
+    attempts: 1,
+    error: null,
+    note: null,
+    can_cancel: false,
+    can_retry: false,
+  };
+
+  it("accept details with QPU usage, with null, and old-shaped ones without the field", () => {
+    expect(isChunkDetail(base)).toBe(true);
+    expect(isChunkDetail({ ...base, usage_seconds: 12.34 })).toBe(true);
+    expect(isChunkDetail({ ...base, usage_seconds: null })).toBe(true);
+    expect(isChunkDetail({})).toBe(false);
+    expect(isChunkDetail(undefined)).toBe(false);
   });
 });

@@ -41,6 +41,11 @@ export type ChunkDetail = {
   can_retry: boolean;
   /** As in ErrorEntry: the part of one sweep the chunk holds, or null. */
   points?: PointRange | null;
+  /**
+   * QPU seconds the chunk's jobs used, retries included, as IBM Quantum reports them; null where
+   * the backend reports none (or missing, from an older kernel). Read it through usageOf().
+   */
+  usage_seconds?: number | null;
 };
 
 /**
@@ -73,6 +78,12 @@ export type Model = {
   num_experiments: number;
   started_at: number;
   finished_at: number;
+  /**
+   * QPU seconds the set's jobs used so far, as IBM Quantum reports them; negative (-1.0, the
+   * default) where the backend reports none, as simulators do. Read it through usageOf(): an
+   * older kernel does not send it.
+   */
+  usage_seconds: number;
   can_cancel: boolean;
   states: Bytes;
   delta: Bytes;
@@ -201,6 +212,22 @@ export function pointRange(value: { points?: PointRange | null }): PointRange | 
 /** "2000–3999 of experiment 0", or "5 of experiment 0" for a single point. */
 export function pointsOf([experiment, first, last]: PointRange): string {
   return `${first === last ? first : `${first}–${last}`} of experiment ${experiment}`;
+}
+
+/**
+ * QPU seconds as a number, or null for "none reported": a negative, non-finite or non-number
+ * value (-1.0 from the trait, null or missing from a chunk's details or an older kernel).
+ */
+export function usageOf(value: unknown): number | null {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : null;
+}
+
+/** "12.3 s", or with minutes from 60 s on: "2 min 5.0 s" (tenths rounded before splitting). */
+export function formatQpuSeconds(seconds: number): string {
+  const tenths = Math.round(Math.max(0, seconds) * 10);
+  const minutes = Math.floor(tenths / 600);
+  const rest = ((tenths % 600) / 10).toFixed(1);
+  return minutes > 0 ? `${minutes} min ${rest} s` : `${rest} s`;
 }
 
 /** The multi-index of flat point `flat` into `shape` (C order); null if it is not in there. */

@@ -134,6 +134,29 @@ describe("details", () => {
     }
   });
 
+  it("show the chunk's QPU usage when it is a number, and no row when null or missing", () => {
+    const { model, root } = mount(modelFor([State.done, State.done]));
+    model.update({ selected_detail: detail({ state: "done", usage_seconds: 12.34 }) });
+    const terms = () =>
+      [...root.querySelectorAll(".qjm-details-list dt")].map((dt) => dt.textContent);
+    expect(terms()).toContain("QPU usage");
+    expect(byClass(root, "qjm-detail-qpu-usage").textContent).toBe("12.3 s");
+    model.update({ selected_detail: detail({ state: "done", usage_seconds: 125 }) });
+    expect(byClass(root, "qjm-detail-qpu-usage").textContent).toBe("2 min 5.0 s");
+    model.update({ selected_detail: detail({ state: "done", usage_seconds: 0 }) });
+    expect(byClass(root, "qjm-detail-qpu-usage").textContent).toBe("0.0 s");
+    for (const usage of [null, undefined]) {
+      const none = detail({ state: "done" });
+      if (usage === null) {
+        none.usage_seconds = null;
+      } // undefined: an older kernel sends no usage_seconds at all
+      model.update({ selected_detail: none });
+      expect(root.querySelector(".qjm-detail-qpu-usage")).toBeNull();
+      expect(terms()).not.toContain("QPU usage");
+      expect(terms()).toHaveLength(5);
+    }
+  });
+
   it("disable Retry chunk on a done chunk and Cancel chunk where it cannot cancel", () => {
     const { model, root } = mount(modelFor([State.done]));
     model.update({ selected_detail: detail({ index: 0, state: "done", can_cancel: false }) });

@@ -106,6 +106,10 @@ function render({ model, el }: Pick<RenderProps<Model>, "model" | "el">): () => 
     });
   }
 
+  function onUsage(): void {
+    header.updateUsage(model.get("usage_seconds"));
+  }
+
   function onBounds(): void {
     grid.setBounds(new Bounds(model.get("bounds")));
   }
@@ -135,6 +139,7 @@ function render({ model, el }: Pick<RenderProps<Model>, "model" | "el">): () => 
     ["change:tags", onHeader],
     ["change:started_at", onHeader],
     ["change:finished_at", onHeader],
+    ["change:usage_seconds", onUsage],
     ["change:bounds", onBounds],
     ["change:errors", onErrors],
     ["change:errors_total", onErrors],
@@ -144,6 +149,7 @@ function render({ model, el }: Pick<RenderProps<Model>, "model" | "el">): () => 
   ];
 
   onHeader();
+  onUsage();
   onBounds();
   onStates();
   onErrors();
