@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import pathlib
+import re
 import secrets
 import socket
 import subprocess
@@ -307,3 +308,42 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (make test does)")
     with chromium(tmp_path_factory.mktemp("chromium-profile")) as context:
         yield context
+
+
+ARTIFACTS = REPO / "artifacts" / "browser"
+"""Screenshots and server logs of failed browser tests."""
+
+
+class Page:
+    """A browser page and what it saw: native dialogs (dismissed), uncaught errors, requests."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.console: list[tuple[str, str]] = []
+        page.on("dialog", self._on_dialog)
+        page.on("console", lambda message: self.console.append((message.type, message.text)))
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("request", lambda request: self.requests.append(request.url))
+
+    def _on_dialog(self, dialog: Any) -> None:
+        self.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+
+@pytest.fixture
+def page(browser: Any, lab: JupyterLab, request: pytest.FixtureRequest) -> Iterator[Page]:
+    failed_before = request.session.testsfailed
+    watched = Page(browser.new_page())
+    yield watched
+    if request.session.testsfailed > failed_before:
+        # The call phase failed: keep what the page looked like, and the server's log.
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        name = re.sub(r"\W+", "_", request.node.name)
+        (ARTIFACTS / f"{name}-jupyter.log").write_text(lab.log_tail(400))
+        with contextlib.suppress(Exception):  # a crashed page has no picture to give
+            watched.page.screenshot(path=str(ARTIFACTS / f"{name}-failed.png"))
+    watched.page.close()
+    lab.shut_down_kernels()

@@ -6,24 +6,21 @@ test opens its own notebook in a fresh page. Screenshots go to artifacts/browser
 
 from __future__ import annotations
 
-import contextlib
 import pathlib
 import re
 import shutil
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import browser_support as bs
 import pytest
-from browser_support import browser, lab  # noqa: F401 - the module's fixtures
+from browser_support import Page, browser, lab, page  # noqa: F401 - the module's fixtures
 from ibm_standin import RuntimeStandIn
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
-ARTIFACTS = bs.REPO / "artifacts" / "browser"
 DEMO = bs.REPO / "notebooks" / "demo.ipynb"
 DEMO_CHUNKS = 40
 ERROR_CHUNK = 5  # holds basis_55, the demo's flaky job
@@ -70,44 +67,9 @@ CELL_STATES = """() => [...document.querySelectorAll(".qjm-widget .qjm-cell")]
 CELLS_ARE = f"""(expected) => JSON.stringify(({CELL_STATES})()) === JSON.stringify(expected)"""
 
 
-class Page:
-    """A browser page and what it saw: native dialogs (dismissed), uncaught errors, requests."""
-
-    def __init__(self, page: Any) -> None:
-        self.page = page
-        self.dialogs: list[str] = []
-        self.errors: list[str] = []
-        self.requests: list[str] = []
-        self.console: list[tuple[str, str]] = []
-        page.on("dialog", self._on_dialog)
-        page.on("console", lambda message: self.console.append((message.type, message.text)))
-        page.on("pageerror", lambda error: self.errors.append(str(error)))
-        page.on("request", lambda request: self.requests.append(request.url))
-
-    def _on_dialog(self, dialog: Any) -> None:
-        self.dialogs.append(f"{dialog.type}: {dialog.message}")
-        dialog.dismiss()
-
-
-@pytest.fixture
-def page(browser: Any, lab: bs.JupyterLab, request: pytest.FixtureRequest) -> Iterator[Page]:
-    failed_before = request.session.testsfailed
-    watched = Page(browser.new_page())
-    yield watched
-    if request.session.testsfailed > failed_before:
-        # The call phase failed: keep what the page looked like, and the server's log.
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        name = re.sub(r"\W+", "_", request.node.name)
-        (ARTIFACTS / f"{name}-jupyter.log").write_text(lab.log_tail(400))
-        with contextlib.suppress(Exception):  # a crashed page has no picture to give
-            watched.page.screenshot(path=str(ARTIFACTS / f"{name}-failed.png"))
-    watched.page.close()
-    lab.shut_down_kernels()
-
-
 def screenshot(locator: Any, name: str) -> pathlib.Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / name
+    bs.ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = bs.ARTIFACTS / name
     locator.scroll_into_view_if_needed()
     locator.screenshot(path=str(path))
     return path

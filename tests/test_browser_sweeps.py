@@ -10,20 +10,17 @@ experiment 1. Screenshots go to artifacts/browser/.
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import browser_support as bs
 import pytest
-from browser_support import browser, lab  # noqa: F401 - the module's fixtures
+from browser_support import Page, browser, lab, page  # noqa: F401 - the module's fixtures
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
-ARTIFACTS = bs.REPO / "artifacts" / "browser"
 SHOTS = 50
 NUM_POINTS = 8
 NUM_CHUNKS = 8
@@ -70,33 +67,6 @@ ALL_DONE = """(n) => {
   const cells = [...document.querySelectorAll(".qjm-widget .qjm-cell")];
   return cells.length === n && cells.every((cell) => cell.classList.contains("qjm-s-done"));
 }"""
-
-
-class Page:
-    """A browser page and the uncaught errors and console warnings it saw."""
-
-    def __init__(self, page: Any) -> None:
-        self.page = page
-        self.errors: list[str] = []
-        self.console: list[tuple[str, str]] = []
-        page.on("pageerror", lambda error: self.errors.append(str(error)))
-        page.on("console", lambda message: self.console.append((message.type, message.text)))
-
-
-@pytest.fixture
-def page(browser: Any, lab: bs.JupyterLab, request: pytest.FixtureRequest) -> Iterator[Page]:
-    failed_before = request.session.testsfailed
-    watched = Page(browser.new_page())
-    yield watched
-    if request.session.testsfailed > failed_before:
-        # The call phase failed: keep what the page looked like, and the server's log.
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        name = re.sub(r"\W+", "_", request.node.name)
-        (ARTIFACTS / f"{name}-jupyter.log").write_text(lab.log_tail(400))
-        with contextlib.suppress(Exception):  # a crashed page has no picture to give
-            watched.page.screenshot(path=str(ARTIFACTS / f"{name}-failed.png"))
-    watched.page.close()
-    lab.shut_down_kernels()
 
 
 def wait_for_bars(p: Any, expected: list[list[str]], timeout_ms: float = 20_000) -> None:
@@ -196,8 +166,8 @@ def test_point_picker_shows_one_point_of_a_sweep_and_details_show_point_ranges(
     wait_for_bars(p, one_bar(5))
     expect(multi).to_have_text("index (1, 1) of shape (2, 4)")
     expect(values).to_have_text(re.compile(r"^t0 = 3\.14\d*, t1 = 0, t2 = 3\.14\d*$"))
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    widget.screenshot(path=str(ARTIFACTS / "sweeps.png"))
+    bs.ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    widget.screenshot(path=str(bs.ARTIFACTS / "sweeps.png"))
 
     widget.locator('.qjm-cell[data-index="7"]').click()
     expect(widget.locator(".qjm-details-title > span")).to_have_text("Chunk 7")
