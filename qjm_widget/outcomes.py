@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import abc
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +17,36 @@ from qiskit.result.models import ExperimentResult, ExperimentResultData
 from qiskit.result.postprocess import format_counts
 
 from .counts import experiment_counts
+
+try:  # qiskit 1.x wants header objects; 2.x takes plain dicts.
+    from qiskit.qobj import QobjExperimentHeader as _Header
+except ImportError:  # pragma: no cover - depends on the installed qiskit
+    _Header = None
+
+
+def experiment_header(circuit: QuantumCircuit) -> dict[str, Any]:
+    """The fields of the result header qiskit's own backends write, so that our counts are
+    formatted alike (registers space-separated)."""
+    return {
+        "name": circuit.name,
+        "creg_sizes": [[creg.name, creg.size] for creg in circuit.cregs],
+        "memory_slots": sum(creg.size for creg in circuit.cregs),
+        "n_qubits": circuit.num_qubits,
+        "qreg_sizes": [[qreg.name, qreg.size] for qreg in circuit.qregs],
+        "metadata": dict(circuit.metadata or {}),
+    }
+
+
+def result_header(fields: dict[str, Any]) -> Any:
+    """A result header in the form the installed qiskit's Result expects."""
+    if _Header is None:
+        return fields
+    # qiskit 1.x deprecates the class's __init__ (which only fills __dict__) but its Result still
+    # wants the object: filling it directly warns nothing, and needs no (thread-unsafe)
+    # catch_warnings around a call made from worker threads.
+    header = _Header.__new__(_Header)
+    header.__dict__.update(fields)
+    return header
 
 
 class SliceResult(abc.ABC):
@@ -115,8 +145,6 @@ class PubSliceResult(SliceResult):
         return dict(format_counts(self._hex_counts(point), self.header))
 
     def experiment_result(self, point: int) -> ExperimentResult:
-        from .backends.sampler import result_header  # the adapters import this module
-
         data: dict[str, Any] = {"counts": self._hex_counts(point)}
         if self.memory:
             data["memory"] = [hex(int(v)) for v in self._outcomes()[point]]
@@ -163,28 +191,17 @@ def pub_slice_result(
     pub_result: Any, circuit: QuantumCircuit, num_points: int, memory: bool
 ) -> PubSliceResult:
     """One PUB's result, its points flattened to one axis."""
-    from .backends.sampler import experiment_header  # the adapters import this module
-
-    data = pub_result.data
     registers = {
         name: _flat(value, num_points)
-        for name, value in (data.items() if isinstance(data, Mapping) else _items(data))
+        for name, value in pub_result.data.items()
         if isinstance(value, BitArray)
     }
     return PubSliceResult(
         registers=registers,
         metadata=dict(getattr(pub_result, "metadata", None) or {}),
-        header=header_dict_of(experiment_header(circuit)),
+        header=experiment_header(circuit),
         memory=memory,
     )
-
-
-def header_dict_of(header: Any) -> dict[str, Any]:
-    return header if isinstance(header, dict) else dict(header.__dict__)
-
-
-def _items(data: Any) -> list[tuple[str, Any]]:
-    return [(name, getattr(data, name)) for name in data.keys()]  # noqa: SIM118
 
 
 def _flat(bits: BitArray, num_points: int) -> BitArray:

@@ -15,13 +15,13 @@ from qiskit import QuantumCircuit, qpy
 from qiskit.primitives.containers import BitArray
 from qiskit.result.models import ExperimentResult, ExperimentResultData
 
-from .backends.sampler import result_header
 from .counts import header_dict
 from .exceptions import JobManagerError
 from .outcomes import (
     CircuitSliceResult,
     PubSliceResult,
     SliceResult,
+    result_header,
     slice_results_of_circuits,
 )
 from .workload import Experiment

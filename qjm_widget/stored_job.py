@@ -14,7 +14,7 @@ from qiskit.providers import JobStatus, JobV1
 from qiskit.result import Result
 
 from .exceptions import JobManagerInvalidStateError, ManagedResultDataNotAvailable
-from .outcomes import CircuitSliceResult, PubSliceResult, SliceResult
+from .outcomes import PubSliceResult, SliceResult
 
 
 class StoredJob(JobV1):
@@ -70,10 +70,7 @@ class StoredJob(JobV1):
             pubs = [_pub_result(r) for r in self._results if isinstance(r, PubSliceResult)]
             return PrimitiveResult(pubs, metadata={"version": 2})
         experiments = [
-            r.experiment_result(point)
-            for r in self._results
-            if isinstance(r, CircuitSliceResult | PubSliceResult)
-            for point in range(r.num_points)
+            r.experiment_result(point) for r in self._results for point in range(r.num_points)
         ]
         return Result(
             backend_name=self._backend_name,

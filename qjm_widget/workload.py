@@ -129,10 +129,6 @@ class Slice:
     def circuit(self) -> QuantumCircuit:
         return self.experiment.circuit
 
-    @property
-    def whole(self) -> bool:
-        return self.first == 0 and self.last == self.experiment.num_points - 1
-
 
 def slices_of(
     experiments: Sequence[Experiment],

@@ -16,37 +16,7 @@ from .backend_v2 import LOCAL_POLL_INTERVAL
 from .base import BackendAdapter, Capabilities
 from .isa import check_isa
 
-try:  # qiskit 1.x wants header objects; 2.x takes plain dicts.
-    from qiskit.qobj import QobjExperimentHeader as _Header
-except ImportError:  # pragma: no cover - depends on the installed qiskit
-    _Header = None
-
 SAMPLER_RUN_OPTIONS = frozenset({"shots", "memory"})
-
-
-def experiment_header(circuit: QuantumCircuit) -> Any:
-    """The result header qiskit's own backends write, so Result formats our counts alike."""
-    header = {
-        "name": circuit.name,
-        "creg_sizes": [[creg.name, creg.size] for creg in circuit.cregs],
-        "memory_slots": sum(creg.size for creg in circuit.cregs),
-        "n_qubits": circuit.num_qubits,
-        "qreg_sizes": [[qreg.name, qreg.size] for qreg in circuit.qregs],
-        "metadata": dict(circuit.metadata or {}),
-    }
-    return result_header(header)
-
-
-def result_header(fields: dict[str, Any]) -> Any:
-    """A result header in the form the installed qiskit's Result expects."""
-    if _Header is None:
-        return fields
-    # qiskit 1.x deprecates the class's __init__ (which only fills __dict__) but its Result still
-    # wants the object: filling it directly warns nothing, and needs no (thread-unsafe)
-    # catch_warnings around a call made from worker threads.
-    header = _Header.__new__(_Header)
-    header.__dict__.update(fields)
-    return header
 
 
 def pubs_of(slices: Sequence[Slice], circuits: Sequence[QuantumCircuit]) -> list[tuple[Any, ...]]:
