@@ -144,6 +144,8 @@ class JobSetWidget(anywidget.AnyWidget):
             bounds=b"".join(struct.pack("<II", c.start_index, c.end_index) for c in chunks),
         )
         self._job_set = job_set
+        # A set's experiments never change: read once, not copied on every histogram write.
+        self._experiments = job_set.experiments()
         self._loop = loop if loop is not None else _running_loop()
         self._min_interval = min_interval
         self._lock = threading.Lock()
@@ -238,7 +240,7 @@ class JobSetWidget(anywidget.AnyWidget):
         loc: int | tuple[int, ...] | None = self._point
         sweep: dict[str, Any] = {"num_points": 0, "shape": [], "values": {}}
         if self._experiment is not None:
-            shown = self._job_set.experiments()[self._experiment]
+            shown = self._experiments[self._experiment]
             if self._point is not None and len(shown.shape) > 1:
                 # merged_counts takes a point of a multi-dimensional sweep as a tuple index.
                 loc = tuple(int(i) for i in np.unravel_index(self._point, shown.shape))
@@ -322,16 +324,13 @@ class JobSetWidget(anywidget.AnyWidget):
         self._write_selected()
 
     def _point_of(self, content: dict[str, Any], experiment: int) -> int:
-        """The point a show_experiment message asks for: -1 (all points) when it names none."""
-        if content.get("point", -1) == -1:
+        """The point a show_experiment message asks for: -1 (all points) when it names none;
+        only -1 for all experiments or a bound circuit, which have no points to pick."""
+        if "point" not in content:
             return -1
-        if experiment < 0:
-            raise ValueError("show_experiment: a point needs an experiment")
-        shown = self._job_set.experiments()[experiment]
-        size = shown.num_points if shown.parameterized else 0
-        return _index(
-            {"type": "show_experiment", "index": content.get("point")}, size, allow_none=True
-        )
+        shown = self._experiments[experiment] if experiment >= 0 else None
+        size = shown.num_points if shown is not None and shown.parameterized else 0
+        return _checked_index("show_experiment", "point", content["point"], size, allow_none=True)
 
     def _show_experiment(self, index: int, point: int) -> None:
         self._experiment = None if index < 0 else index
@@ -344,12 +343,18 @@ class JobSetWidget(anywidget.AnyWidget):
 
 
 def _index(content: dict[str, Any], size: int, *, allow_none: bool) -> int:
-    index = content.get("index")
-    if isinstance(index, bool) or not isinstance(index, int):
-        raise ValueError(f"{content.get('type')}: index must be an int, got {index!r}")
-    if not (-1 if allow_none else 0) <= index < size:
-        raise ValueError(f"{content.get('type')}: index {index} is out of range (size {size})")
-    return index
+    return _checked_index(
+        content.get("type"), "index", content.get("index"), size, allow_none=allow_none
+    )
+
+
+def _checked_index(kind: object, field: str, value: object, size: int, *, allow_none: bool) -> int:
+    """``value`` as an index below ``size`` (-1 too, for none, where allowed), or ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{kind}: {field} must be an int, got {value!r}")
+    if not (-1 if allow_none else 0) <= value < size:
+        raise ValueError(f"{kind}: {field} {value} is out of range (size {size})")
+    return value
 
 
 def _chunk_summary(chunk: ManagedJob) -> dict[str, Any]:
