@@ -26,3 +26,19 @@ export function button(text: string, className: string, title?: string): HTMLBut
   el.disabled = true;
   return el;
 }
+
+/** An input for an index from 0 (a number box or a slider), starting at 0. */
+export function indexInput(
+  type: "number" | "range",
+  className: string,
+  label: string,
+): HTMLInputElement {
+  const el = document.createElement("input");
+  el.type = type;
+  el.className = className;
+  el.min = "0";
+  el.step = "1";
+  el.value = "0";
+  el.setAttribute("aria-label", label);
+  return el;
+}

@@ -1,7 +1,7 @@
 // The counts histogram: an SVG bar chart of the merged counts Python sends (top outcomes plus
 // "other"), the choice of experiment (all of them, or one) and, for a sweep, of its point
 // (points.ts).
-import { element } from "./dom";
+import { element, indexInput } from "./dom";
 import {
   type Histogram as HistogramData,
   isHistogram,
@@ -126,13 +126,7 @@ export function createHistogram(parent: HTMLElement, send: Send): Histogram {
   one.value = "one";
   one.textContent = "Experiment…";
   select.append(all, one);
-  const input = document.createElement("input");
-  input.type = "number";
-  input.className = "qjm-experiment-index";
-  input.min = "0";
-  input.step = "1";
-  input.value = "0";
-  input.setAttribute("aria-label", "Experiment index");
+  const input = indexInput("number", "qjm-experiment-index", "Experiment index");
   input.hidden = true;
   const caption = element("span", "qjm-histogram-caption");
   bar.append(select, input);

@@ -2,7 +2,7 @@
 // them), with the parameter values of the point shown. Shown only while the histogram is of an
 // experiment with points. The `histogram` trait is the truth: this view's own choice stands in
 // for it only until Python has answered every show_experiment this view sent.
-import { element } from "./dom";
+import { element, indexInput } from "./dom";
 import { type Histogram, type Send, type Sweep, sweepOf, unravel } from "./model";
 
 export type PointPicker = {
@@ -71,20 +71,8 @@ export function createPointPicker(parent: HTMLElement, send: Send): PointPicker 
   all.className = "qjm-all-points";
   all.checked = true;
   allLabel.append(all, document.createTextNode(" All points"));
-  const input = document.createElement("input");
-  input.type = "number";
-  input.className = "qjm-point-index";
-  input.min = "0";
-  input.step = "1";
-  input.value = "0";
-  input.setAttribute("aria-label", "Point index");
-  const slider = document.createElement("input");
-  slider.type = "range";
-  slider.className = "qjm-point-slider";
-  slider.min = "0";
-  slider.step = "1";
-  slider.value = "0";
-  slider.setAttribute("aria-label", "Point");
+  const input = indexInput("number", "qjm-point-index", "Point index");
+  const slider = indexInput("range", "qjm-point-slider", "Point");
   const count = element("span", "qjm-point-count");
   const multi = element("span", "qjm-point-multi-index");
   const values = element("span", "qjm-point-values");
