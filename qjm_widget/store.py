@@ -60,7 +60,7 @@ CREATE INDEX IF NOT EXISTS job_sets_created ON job_sets(created_at);
 """
 
 
-def _add_sweeps(db: sqlite3.Connection) -> None:
+def _to_schema_2(db: sqlite3.Connection) -> None:
     """Schema 2: parameter sweeps (experiments' shots and values, chunks' point slices),
     sampler results as bit arrays and each chunk's QPU usage. Rows of schema 1 read as bound
     circuits and counts, with no usage."""
@@ -72,7 +72,7 @@ def _add_sweeps(db: sqlite3.Connection) -> None:
 
 
 # Explicit steps from each version to the next; the store refuses files newer than it knows.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _add_sweeps}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _to_schema_2}
 
 
 def default_store_path() -> pathlib.Path:
@@ -199,25 +199,23 @@ class Store:
 
     def add_job_set(self, record: StoredJobSet) -> None:
         host, pid = record.owner
+        values = (
+            record.job_set_id,
+            record.name,
+            to_json(record.tags),
+            record.share_level,
+            record.backend_name,
+            to_json(record.run_config),
+            to_json(record.options),
+            record.created_at,
+            record.finished_at,
+            host,
+            pid,
+            circuits_to_qpy([e.circuit for e in record.experiments]),
+            *experiments_to_rows(record.experiments),
+        )
         statements: list[tuple[str, Sequence[Any]]] = [
-            (
-                "INSERT INTO job_sets VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    record.job_set_id,
-                    record.name,
-                    to_json(record.tags),
-                    record.share_level,
-                    record.backend_name,
-                    to_json(record.run_config),
-                    to_json(record.options),
-                    record.created_at,
-                    record.finished_at,
-                    host,
-                    pid,
-                    circuits_to_qpy([e.circuit for e in record.experiments]),
-                    *experiments_to_rows(record.experiments),
-                ),
-            )
+            (f"INSERT INTO job_sets VALUES ({_row_of(values)})", values)
         ]
         statements += [
             self._chunk_row(record.job_set_id, c, with_results=True) for c in record.chunks
@@ -255,12 +253,12 @@ class Store:
         )
         if with_results:
             return (
-                "INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT OR REPLACE INTO chunks VALUES ({_row_of(values)})",
                 values,
             )
         # Without new results, keep the ones stored (a retry replaces them only once it is DONE).
         return (
-            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            f"INSERT INTO chunks VALUES ({_row_of(values)}) "
             "ON CONFLICT (job_set_id, idx) DO UPDATE SET state=excluded.state, "
             "job_id=excluded.job_id, status=excluded.status, attempts=excluded.attempts, "
             "error=excluded.error, note=excluded.note, submitted_at=excluded.submitted_at, "
@@ -376,6 +374,11 @@ class Store:
                 result.counts()  # a header that cannot format its counts fails here
             chunk.results = results
         return chunk
+
+
+def _row_of(values: Sequence[Any]) -> str:
+    """The placeholders of one row of ``values``, in the table's column order."""
+    return ",".join("?" * len(values))
 
 
 def current_owner() -> tuple[str, int]:
