@@ -154,9 +154,15 @@ class Store:
         while version < SCHEMA_VERSION:
             with self._transaction() as db:
                 db.execute("BEGIN IMMEDIATE")
-                MIGRATIONS[version](db)
-                version += 1
-                db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(version),))
+                # Read again under the write lock: another process opening the same file may
+                # have taken this step since (both saw the older version before either wrote).
+                version = self._check_meta()
+                if version < SCHEMA_VERSION:
+                    MIGRATIONS[version](db)
+                    version += 1
+                    db.execute(
+                        "UPDATE meta SET value=? WHERE key='schema_version'", (str(version),)
+                    )
                 db.execute("COMMIT")
 
     def _check_meta(self) -> int:

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import io
 import json
+import linecache
 import pathlib
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from typing import Any
 
 import numpy as np
 import pytest
-from conftest import basis_circuit, basis_circuits, expected_key
+from conftest import basis_circuit, basis_circuits, expected_key, wait_until
 from qiskit.primitives import StatevectorSampler
 from qiskit_aer import AerSimulator
 from support import sweep_binds, sweep_circuit, sweep_point
@@ -136,13 +138,8 @@ def test_a_pickled_array_in_the_store_is_refused_not_loaded(tmp_path: pathlib.Pa
         JobManager(store=store).retrieve_job_set(job_set.job_set_id())
 
 
-def test_a_store_file_of_schema_1_still_loads_and_is_migrated(tmp_path: pathlib.Path) -> None:
-    store = tmp_path / "store.sqlite3"
-    job_set = JobManager(store=store).run(
-        basis_circuits(4), AerSimulator(), shots=SHOTS, max_experiments_per_job=2
-    )
-    job_set.wait(60)
-    # The file as qjm_widget 0.1 with schema 1 wrote it: without the columns of schema 2.
+def as_schema_1(store: pathlib.Path) -> None:
+    """Make the file what qjm_widget 0.1 with schema 1 wrote: without the columns of schema 2."""
     with sqlite3.connect(store) as db:
         for table, column in (
             ("job_sets", "experiments"),
@@ -153,6 +150,60 @@ def test_a_store_file_of_schema_1_still_loads_and_is_migrated(tmp_path: pathlib.
         ):
             db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+
+
+def waiting_to_migrate(thread: threading.Thread) -> bool:
+    """True once ``thread`` waits for the write lock at the start of a migration step in
+    Store._open (having read the file's old version before it)."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    while frame is not None and frame.f_code.co_name != "_open":
+        frame = frame.f_back
+    if frame is None:
+        return False
+    return "BEGIN IMMEDIATE" in linecache.getline(frame.f_code.co_filename, frame.f_lineno)
+
+
+def test_two_stores_opening_an_old_file_at_once_migrate_it_once(
+    tmp_path: pathlib.Path,
+) -> None:
+    store = tmp_path / "store.sqlite3"
+    JobManager(store=store).run(basis_circuits(2), AerSimulator(), shots=SHOTS).wait(60)
+    as_schema_1(store)
+    # Another writer holds the lock, so both openers read version 1 and then wait for it.
+    holder = sqlite3.connect(store, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    errors: list[BaseException] = []
+
+    def open_store() -> None:
+        try:
+            Store(store)
+        except BaseException as exc:
+            errors.append(exc)
+
+    openers = [threading.Thread(target=open_store) for _ in range(2)]
+    for opener in openers:
+        opener.start()
+    try:
+        assert wait_until(lambda: all(waiting_to_migrate(t) for t in openers), 30), (
+            "the openers never both waited for the lock"
+        )
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+    for opener in openers:
+        opener.join(60)
+    assert errors == [], errors
+    with sqlite3.connect(store) as db:
+        assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
+
+
+def test_a_store_file_of_schema_1_still_loads_and_is_migrated(tmp_path: pathlib.Path) -> None:
+    store = tmp_path / "store.sqlite3"
+    job_set = JobManager(store=store).run(
+        basis_circuits(4), AerSimulator(), shots=SHOTS, max_experiments_per_job=2
+    )
+    job_set.wait(60)
+    as_schema_1(store)
     assert SCHEMA_VERSION == 2
     Store(store)  # migrates
     with sqlite3.connect(store) as db:
