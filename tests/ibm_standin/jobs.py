@@ -3,8 +3,12 @@
 Stands in for the runtime API's job records (``/jobs``) and sessions (``/sessions``) as
 qiskit-ibm-runtime 0.51.0 reads them. One worker thread runs queued jobs one at a time, oldest
 first, on qiskit-aer's ``SamplerV2`` (``AerSimulator.from_backend(fake)`` with noise, a
-noiseless ``AerSimulator`` without), and stores the ``PrimitiveResult`` encoded with
-``RuntimeEncoder`` as IBM's ``/results`` does.
+noiseless ``AerSimulator`` without). Two programs run: ``sampler`` (the legacy SamplerV2: PUBs
+in, the ``PrimitiveResult`` encoded with ``RuntimeEncoder`` out, as IBM's ``/results`` does) and
+``executor`` (the executor-based Sampler: a quantum program in schema v2.0, decoded with the
+client's own converters; a ``QuantumProgramResultModel`` out, which the client decodes and
+post-processes into a ``PrimitiveResult`` itself). Twirled (samplex) items are refused: Aer
+cannot run them without samplomatic's sampling, which the client's local mode does.
 
 States on the wire are the API's ``Queued``, ``Running``, ``Completed``, ``Failed``,
 ``Cancelled`` (the client upper-cases them and maps COMPLETED to "DONE", FAILED to "ERROR");
@@ -22,11 +26,25 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+import numpy as np
+from ibm_quantum_schemas.common import CompressedTensorModel
+from ibm_quantum_schemas.executor.version_2_0 import (
+    ChunkPart,
+    ChunkSpan,
+    ItemMetadataModel,
+    MetadataModel,
+    QuantumProgramResultItemModel,
+    QuantumProgramResultModel,
+)
 from qiskit.primitives import PrimitiveResult
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 from qiskit_ibm_runtime import RuntimeEncoder
+from qiskit_ibm_runtime.quantum_program import CircuitItem
+from qiskit_ibm_runtime.quantum_program.params_converters import (
+    QUANTUM_PROGRAM_PARAMS_CONVERTERS,
+)
 
 from .backends import StandInBackend
 from .errors import ApiError, job_not_found, pending_limit_error
@@ -38,6 +56,8 @@ FAILED, CANCELLED = "FAILED", "CANCELLED"
 PENDING = (QUEUED, RUNNING)
 WIRE_STATUS = {s: s.capitalize() for s in (QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED)}
 DEFAULT_SHOTS = 4096
+SAMPLER, EXECUTOR = "sampler", "executor"
+EXECUTOR_SCHEMA = "v2.0"  # what the 0.51 client sends; its results answer in the same version
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
 
@@ -68,7 +88,8 @@ class JobView:
     program_id: str
     reason: str | None
     pubs: tuple[Any, ...] = ()
-    """The PUBs as the server decoded them: (circuit, parameter values or None, shots)."""
+    """The PUBs as the server decoded them: (circuit, parameter values or None, shots); for an
+    executor job, one per item of its quantum program (values: its circuit arguments)."""
     quantum_seconds: float = 0.0
     """The usage IBM bills: from running to finished (0 while pending)."""
 
@@ -83,6 +104,8 @@ class _Job:
     tags: list[str]
     session_id: str | None
     private: bool
+    program: Any = None
+    """An executor job's decoded ``ParamsModel`` (its items' passthrough data and role)."""
     created: datetime = field(default_factory=utc_now)
     status: str = QUEUED
     reason: str | None = None
@@ -135,6 +158,28 @@ class _Job:
         if with_params:
             body["params"] = self.params
         return body
+
+
+def decode_inputs(program_id: str, params: dict[str, Any]) -> tuple[list[Any], Any]:
+    """A submitted job's PUBs as (circuit, values or None, shots), and for ``executor`` its
+    params model, read with the client's own schema models and decoders."""
+    if program_id != EXECUTOR:
+        return list(params["pubs"]), None
+    version = params.get("schema_version")
+    if version != EXECUTOR_SCHEMA:
+        raise ValueError(f"the stand-in reads executor schema {EXECUTOR_SCHEMA}, not {version!r}")
+    converter = QUANTUM_PROGRAM_PARAMS_CONVERTERS[EXECUTOR_SCHEMA]
+    model = converter.model.model_validate(params)
+    program, _ = converter.decoder(model)
+    if program.meas_level != "classified":
+        raise ValueError(f"the stand-in returns classified bits only, not {program.meas_level}")
+    pubs = []
+    for index, item in enumerate(program.items):
+        if not isinstance(item, CircuitItem):
+            raise ValueError(f"item {index} is a {type(item).__name__}: no twirling here")
+        values = item.circuit_arguments if item.circuit.num_parameters else None
+        pubs.append((item.circuit, values, program.shots))
+    return pubs, model
 
 
 def executions_of(pubs: list[Any], default_shots: int) -> int:
@@ -212,7 +257,9 @@ class JobStore:
 
     # -- API operations -------------------------------------------------------------------------
 
-    def submit(self, payload: dict[str, Any], pubs: list[Any]) -> dict[str, Any]:
+    def submit(
+        self, payload: dict[str, Any], pubs: list[Any], program: Any = None
+    ) -> dict[str, Any]:
         backend = payload.get("backend")
         if backend not in self._backends:
             raise ApiError(400, 1216, f"Backend {backend} is not available for this instance.")
@@ -246,6 +293,7 @@ class JobStore:
                 tags=list(tags),
                 session_id=session_id,
                 private=bool(payload.get("private", False)),
+                program=program,
             )
             self._jobs[job.id] = job
             self._cond.notify_all()
@@ -413,8 +461,8 @@ class JobStore:
         return self._samplers[backend]
 
     def _execute(self, job: _Job) -> str:
-        if job.program_id != "sampler":
-            raise ValueError(f"the stand-in runs only the sampler program, not {job.program_id!r}")
+        if job.program_id not in (SAMPLER, EXECUTOR):
+            raise ValueError(f"the stand-in runs sampler and executor only, not {job.program_id!r}")
         options = job.params.get("options") or {}
         default_shots = int(options.get("default_shots") or DEFAULT_SHOTS)
         width = self._backends[job.backend].num_qubits
@@ -427,6 +475,42 @@ class JobStore:
                 )
             values = values if circuit.num_parameters else None
             pubs.append((circuit, values, int(shots or default_shots)))
-        pub_results = self._sampler(job.backend).run(pubs).result()
-        primitive = PrimitiveResult(list(pub_results), metadata={"version": 2})
+        pub_results = list(self._sampler(job.backend).run(pubs).result())
+        if job.program_id == EXECUTOR:
+            return self._program_result(job, pub_results)
+        primitive = PrimitiveResult(pub_results, metadata={"version": 2})
         return json.dumps(primitive, cls=RuntimeEncoder)
+
+    def _program_result(self, job: _Job, pub_results: list[Any]) -> str:
+        """The executor's answer: each item's registers as booleans shaped (*item shape, shots,
+        bits) in little-endian bit order, and the program's passthrough data back untouched
+        (the client's post-processor reads its options and shots from there)."""
+        data, parts = [], []
+        for index, ((_, values, _), pub_result) in enumerate(
+            zip(job.pubs, pub_results, strict=True)
+        ):
+            results = {
+                name: CompressedTensorModel.from_numpy(bits.to_bool_array(order="little"))
+                for name, bits in pub_result.data.items()
+            }
+            data.append(
+                QuantumProgramResultItemModel(results=results, metadata=ItemMetadataModel())
+            )
+            shape = np.shape(values)[:-1] if values is not None else ()
+            size = int(np.prod(shape, dtype=int))
+            parts.append(
+                ChunkPart(
+                    idx_item=index,
+                    size=size,
+                    permutation=list(range(len(shape))),
+                    element_range=(0, size, 1),
+                )
+            )
+        span = ChunkSpan(start=job.running or utc_now(), stop=utc_now(), parts=parts)
+        program = job.program.quantum_program
+        return QuantumProgramResultModel(
+            data=data,
+            metadata=MetadataModel(chunk_timing=[span]),
+            passthrough_data=program.passthrough_data,
+            semantic_role=program.semantic_role,
+        ).model_dump_json()

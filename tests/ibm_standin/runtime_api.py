@@ -29,7 +29,7 @@ from . import auth
 from .backends import StandInBackend
 from .errors import ApiError, generic_http_error
 from .faults import RUNTIME_PREFIX, Faults
-from .jobs import JobStore, new_id
+from .jobs import JobStore, decode_inputs, new_id
 
 logger = logging.getLogger(__name__)
 
@@ -216,10 +216,10 @@ class RuntimeApi:
         payload = request.json()
         try:
             decoded = json.loads(request.body, cls=RuntimeDecoder)
-            pubs = list(decoded["params"]["pubs"])
+            pubs, program = decode_inputs(str(payload.get("program_id")), decoded["params"])
         except Exception as ex:
             raise ApiError(400, 1234, f"Invalid job parameters: {ex}") from None
-        return Answer.json(self.store.submit(payload, pubs))
+        return Answer.json(self.store.submit(payload, pubs, program))
 
     def _list_jobs(self, request: Request, _: dict[str, str]) -> Answer:
         return Answer.json(self.store.list(request.query))
