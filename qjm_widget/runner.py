@@ -18,10 +18,12 @@ from typing import Any
 from qiskit.providers import JobStatus
 
 from .backends import BackendAdapter, describe_exception
-from .backends.ibm_errors import is_pending_job_limit, job_is_gone
+from .backends.base import StatusReading
+from .backends.ibm_errors import is_pending_job_limit, job_is_gone, retry_after
 from .chunk import ChunkState, ManagedJob
 from .counts import CountsLedger
 from .events import EventHub, JobSetEvent
+from .job_tags import SET_TAG_PREFIX
 from .outcomes import SliceResult
 from .policy import RetryPolicy
 from .scheduler import Scheduler, Task
@@ -83,10 +85,11 @@ class ChunkRunner:
         self._polling = False
         self._poll_interval = adapter.capabilities.poll_interval[0]
         self._next_poll = 0.0
+        self._limit = scheduler.pending_limits.get(adapter.pending_limit_scope())
+        self._limit.adopt(len(self._in_flight))
         self._limit_until = 0.0
+        """No submit before this: refused while none of our jobs was pending to free a slot."""
         self._limit_waits = 0
-        self._limit_waiting: set[int] = set()
-        """Chunks waiting because the backend's pending-job limit was reached."""
 
     # Hooks the public class fills in.
     def _job_name(self, chunk: ManagedJob) -> str:
@@ -104,9 +107,8 @@ class ChunkRunner:
         self._submitting.discard(index)
         self._in_flight.discard(index)
         self._waiting.pop(index, None)
-        self._limit_waiting.discard(index)
-        if old.in_flight and state.is_final and self._limit_waiting:
-            self._limit_freed()
+        if old.in_flight and not state.in_flight:
+            self._limit.ended()
         if state is ChunkState.PENDING:
             self._pending.appendleft(index)
         elif state is ChunkState.SUBMITTING:
@@ -128,14 +130,6 @@ class ChunkRunner:
         self._events.post(JobSetEvent("chunk", self._id, chunk.index, chunk.state.value))
         self._changed.notify_all()
 
-    def _limit_freed(self) -> None:
-        """One of our jobs ended, so the backend counts one pending job less: the chunks that
-        wait for the pending-job limit go now instead of at the end of their back-off."""
-        self._limit_until = 0.0
-        for index in self._limit_waiting:
-            self._waiting[index] = 0.0
-        self._scheduler.wake()
-
     def _wait_then_resubmit(self, chunk: ManagedJob, delay: float, note: str) -> None:
         self._move(chunk, ChunkState.WAITING)
         self._waiting[chunk.index] = time.monotonic() + delay
@@ -155,6 +149,7 @@ class ChunkRunner:
                 self._pending
                 and now >= self._limit_until
                 and len(self._submitting) + len(self._in_flight) < capacity
+                and self._limit.reserve()
             ):
                 chunk = self._chunks[self._pending.popleft()]
                 if chunk.state is not ChunkState.PENDING:
@@ -199,6 +194,11 @@ class ChunkRunner:
         return slices_of(self._experiments, chunk.start_index, chunk.end_index, chunk.points)
 
     def _submit(self, chunk: ManagedJob) -> None:
+        if not self._limit.still_fits():
+            with self._lock:
+                chunk.attempts -= 1
+                self._move(chunk, ChunkState.PENDING)
+            return
         try:
             job = self._adapter.submit(
                 self._slices(chunk),
@@ -211,6 +211,7 @@ class ChunkRunner:
             with self._lock:
                 self._submit_failed(chunk, exc)
             return
+        self._limit.accepted()
         with self._lock:
             self._limit_waits = 0
             self._failures.pop(chunk.index, None)  # fetching gets a budget of its own
@@ -228,34 +229,52 @@ class ChunkRunner:
             self._cancel_jobs([(chunk, job)])
 
     def _submit_failed(self, chunk: ManagedJob, exc: Exception) -> None:
+        over_limit = is_pending_job_limit(exc)
+        if over_limit:
+            limit = self._limit.refused()
+        else:
+            self._limit.released()
         if chunk.index in self._cancel_requested:
             self._cancel_requested.discard(chunk.index)
             chunk.error = f"submit failed: {describe_exception(exc)}"
             self._move(chunk, ChunkState.CANCELLED)
             return
-        if is_pending_job_limit(exc):
+        if over_limit:
             chunk.attempts -= 1  # the backend asked us to wait; that is not a failed try
-            self._limit_waits += 1
-            low, high = _LIMIT_DELAY
-            delay = min(high, low * 2 ** (self._limit_waits - 1))
-            self._limit_until = time.monotonic() + delay
-            self._wait_then_resubmit(
-                chunk,
-                delay,
-                f"the backend's pending-job limit is reached (error 3458); resubmitting in "
-                f"{delay:.0f} s, or as soon as one of this set's jobs ends",
-            )
-            self._limit_waiting.add(chunk.index)
+            self._wait_for_slot(chunk, limit)
             return
         failures = self._failures.get(chunk.index, 0) + 1
         self._failures[chunk.index] = failures
         chunk.error = f"submit failed (try {chunk.attempts}): {describe_exception(exc)}"
         if self._policy.should_retry(exc, failures):
-            delay = self._policy.delay(failures)
+            delay = max(self._policy.delay(failures), retry_after(exc) or 0.0)
             self._wait_then_resubmit(chunk, delay, f"retrying in {delay:.1f} s")
         else:
             chunk.note = None
             self._move(chunk, ChunkState.FAILED)
+
+    def _wait_for_slot(self, chunk: ManagedJob, limit: int) -> None:
+        """The backend refused the chunk's job for its pending-job limit of ``limit``."""
+        if self._limit.pending:
+            # One of our jobs ending frees a slot; the chunk waits in line for it.
+            chunk.note = (
+                f"waiting for a free slot under the pending-job limit: {self._adapter.name} "
+                f"takes at most {limit} pending job{'s' * (limit != 1)} from this account "
+                "(learned from its error 3458)"
+            )
+            self._move(chunk, ChunkState.PENDING)
+            return
+        # Others hold every slot (other programs on the account): none of ours will free one.
+        self._limit_waits += 1
+        low, high = _LIMIT_DELAY
+        delay = min(high, low * 2 ** (self._limit_waits - 1))
+        self._limit_until = time.monotonic() + delay
+        self._wait_then_resubmit(
+            chunk,
+            delay,
+            f"the backend's pending-job limit is reached (error 3458) and none of this "
+            f"manager's jobs is pending there to free a slot; resubmitting in {delay:.0f} s",
+        )
 
     def _poll_soon(self) -> None:
         self._poll_interval = self._adapter.capabilities.poll_interval[0]
@@ -272,7 +291,15 @@ class ChunkRunner:
                     for i in sorted(self._in_flight)
                     if self._fetch_after.get(i, 0.0) <= now
                 ]
-            outcomes = [(chunk, job, self._observe(chunk, job)) for chunk, job in targets]
+            readings = (
+                self._adapter.read_statuses([job for _, job in targets], SET_TAG_PREFIX + self._id)
+                if targets
+                else []
+            )
+            outcomes = [
+                (chunk, job, self._observe(chunk, job, reading))
+                for (chunk, job), reading in zip(targets, readings, strict=True)
+            ]
             with self._lock:
                 for chunk, job, apply in outcomes:
                     if chunk.job is job and chunk.state.in_flight:
@@ -286,11 +313,11 @@ class ChunkRunner:
                 self._next_poll = time.monotonic() + self._poll_interval
                 self._polling = False
 
-    def _observe(self, chunk: ManagedJob, job: Any) -> Callable[[], bool]:
-        """Read a job's status (and results, once DONE) without the lock; return how to apply it."""
-        try:
-            status = self._adapter.status(job)
-        except Exception as exc:
+    def _observe(self, chunk: ManagedJob, job: Any, reading: StatusReading) -> Callable[[], bool]:
+        """Act on a job's status (fetch its results once DONE) without the lock; return how to
+        apply the outcome."""
+        if isinstance(reading, Exception):
+            exc = reading
             if job_is_gone(exc):
                 gone = (
                     f"job {chunk.job_id} no longer exists on {self._adapter.name} "
@@ -298,6 +325,7 @@ class ChunkRunner:
                 )
                 return partial(self._apply_end, chunk, ChunkState.LOST, gone)
             return partial(self._apply_read_failure, chunk, exc, None)
+        status = reading
         if status is JobStatus.DONE:
             try:
                 results = self._adapter.fetch(job, self._slices(chunk), self._run_config)
@@ -374,7 +402,7 @@ class ChunkRunner:
         if (reading_status and self._policy.is_transient(exc)) or self._policy.should_retry(
             exc, failures
         ):
-            delay = self._policy.delay(failures)
+            delay = max(self._policy.delay(failures), retry_after(exc) or 0.0)
             self._fetch_after[chunk.index] = time.monotonic() + delay
             chunk.note = f"{message}; trying again in {delay:.1f} s"
             self._announce(chunk)

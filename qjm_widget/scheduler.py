@@ -9,6 +9,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
+from .pending_limit import PendingJobLimits
+
 logger = logging.getLogger(__name__)
 
 Task = Callable[[], None]
@@ -65,6 +67,8 @@ class Scheduler:
         self._woken = False
         self._reactivated: set[int] = set()
         self._thread: threading.Thread | None = None
+        self.pending_limits = PendingJobLimits()
+        """What the manager's sets learned of their backends' pending-job limits."""
 
     def activate(self, job_set: Schedulable) -> None:
         """Start (or keep) stepping ``job_set``; safe to call again after it finished."""

@@ -242,7 +242,11 @@ def test_real_pending_limit_without_a_cap_waits_out_3458_and_completes_exactly(
     api.release()
     assert_exact(job_set, range(4), 4)
 
-    assert any(LIMIT_NOTE in (note or "") for note in log.notes_in("waiting")), log.seen
+    # The refusals taught the set the limit: the refused chunks waited for free slots, in line,
+    # and each went once, into a slot that one of the first two jobs freed.
+    assert requests_to(api, "POST", JOBS_PATH, 409) == 2, "a chunk was refused again"
+    learned = "takes at most 2 pending jobs from this account (learned from its error 3458)"
+    assert any(learned in (note or "") for note in log.notes_in("pending")), log.seen
     assert "failed" not in log.states(), log.seen
     assert [c.attempts for c in job_set.managed_jobs()] == [1] * 4
     one_completed_job_per_chunk(api, job_set)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import abc
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
@@ -39,6 +39,11 @@ class Capabilities:
     """First and longest pause between status polls, in seconds."""
     run_options: frozenset[str] | None
     """run_config keys the backend accepts; None accepts any."""
+
+
+StatusReading: TypeAlias = JobStatus | Exception | None
+"""A job's status as read: the failure where it could not be read, None where the backend
+answered something that is no JobStatus."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +126,22 @@ class BackendAdapter(abc.ABC):
 
     def status(self, job: Any) -> JobStatus | None:
         return to_job_status(job.status())
+
+    def read_statuses(self, jobs: Sequence[Any], tag: str) -> list[StatusReading]:
+        """The statuses of a set's jobs (all tagged ``tag``), each a failure where it could not
+        be read. One read per job here; a backend that lists jobs reads them all at once."""
+        readings: list[StatusReading] = []
+        for job in jobs:
+            try:
+                readings.append(self.status(job))
+            except Exception as exc:
+                readings.append(exc)
+        return readings
+
+    def pending_limit_scope(self) -> Hashable | None:
+        """What a pending-job limit learned on this backend applies to, so that the sets of a
+        manager that share it share the limit; None: each set learns its own."""
+        return None
 
     def usage_seconds(self, job: Any) -> float | None:
         """QPU seconds a finished job used, as the backend bills them; None where it has none."""
