@@ -6,7 +6,7 @@ import inspect
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -15,6 +15,7 @@ from qiskit.providers import BackendV2
 from ..outcomes import SliceResult, slice_results_of_circuits
 from ..workload import Slice
 from .base import BackendAdapter, Capabilities
+from .providers import account_scope
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +120,12 @@ class BackendV2Adapter(BackendAdapter):
     @property
     def can_search(self) -> bool:  # type: ignore[override]
         return callable(getattr(_provider_job_service(self.backend), "jobs", None))
+
+    def pending_limit_scope(self) -> Hashable | None:
+        """qiskit-ibm-provider counts pending jobs per account: sets on one share its limit."""
+        if _provider_job_service(self.backend) is None:
+            return None
+        return account_scope(self.backend.provider, self.name)
 
     def find_jobs(self, tag: str) -> list[Any]:
         service = _provider_job_service(self.backend)

@@ -45,3 +45,21 @@ def backend_from_provider(provider: Any, name: str) -> Any:
             f"the set ran on {name!r}, which {type(provider).__name__} does not know ({exc}); "
             f"its backends: {listed}. Pass backend=... to retrieve the set onto another one"
         ) from exc
+
+
+def account_scope(provider: Any, backend_name: str) -> tuple[Any, ...] | None:
+    """Who IBM counts pending jobs for: the provider's account (its URL and instance, as
+    ``active_account()`` names them) on one backend; None where the provider does not say."""
+    try:
+        account = provider.active_account()
+    except Exception:
+        return None
+    if not isinstance(account, dict):
+        return None
+    return (
+        type(provider).__qualname__,
+        account.get("url"),
+        account.get("instance"),
+        account.get("channel"),
+        backend_name,
+    )

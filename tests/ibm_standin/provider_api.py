@@ -135,6 +135,24 @@ class ProviderStandIn:
         with self._lock:
             return list(self._requests)
 
+    @property
+    def max_pending(self) -> int | None:
+        """Refuse submits (429, code 3458) while this many jobs are pending; None: no limit."""
+        return self._book.max_pending
+
+    @max_pending.setter
+    def max_pending(self, limit: int | None) -> None:
+        self._book.max_pending = limit
+
+    @property
+    def job_seconds(self) -> float:
+        """Each job holds the device at least this long (0: as long as Aer takes)."""
+        return self._book.job_seconds
+
+    @job_seconds.setter
+    def job_seconds(self, seconds: float) -> None:
+        self._book.job_seconds = seconds
+
     def hold(self) -> None:
         """Jobs not yet started stay queued until :meth:`release`."""
         self._book.hold()
@@ -273,6 +291,8 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/runtime/jobs":
             if method == "POST":
                 job = api._book.create(body, HGP)
+                if job is None:
+                    return 429, _body(PENDING_JOB_LIMIT, PENDING_LIMIT_MESSAGE)
                 return 200, {"id": job.id, "backend": job.backend}
             return 200, api._book.listing(query)
         if path.startswith("/runtime/jobs/"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import json
 import threading
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -95,6 +96,10 @@ class JobBook:
         self._queue: deque[str] = deque()
         self._held = False
         self._stopping = False
+        self.max_pending: int | None = None
+        """Refuse a submit (429, code 3458) while this many jobs are queued or running."""
+        self.job_seconds = 0.0
+        """Each job holds the device at least this long, as on a real QPU."""
         self._worker = threading.Thread(
             target=self._work, name="provider-standin-worker", daemon=True
         )
@@ -121,7 +126,8 @@ class JobBook:
 
     # -- the API's side --------------------------------------------------------------------
 
-    def create(self, body: bytes, hgp: tuple[str, str, str]) -> StandInJob:
+    def create(self, body: bytes, hgp: tuple[str, str, str]) -> StandInJob | None:
+        """The new job; None where the pending-job limit refuses it."""
         payload = json.loads(body)
         job = StandInJob(
             id=f"standin{uuid.uuid4().hex[:16]}",
@@ -132,6 +138,9 @@ class JobBook:
             hgp=hgp,
         )
         with self._lock:
+            pending = sum(1 for j in self._jobs.values() if j.status not in FINAL)
+            if self.max_pending is not None and pending >= self.max_pending:
+                return None
             self._jobs[job.id] = job
             self._queue.append(job.id)
             self._wake.notify_all()
@@ -172,6 +181,7 @@ class JobBook:
             if job.status in FINAL:
                 return False
             job.status = CANCELLED
+            self._wake.notify_all()
             return True
 
     def set_tags(self, job_id: str, tags: list[str]) -> None:
@@ -202,10 +212,16 @@ class JobBook:
         while (job := self._next()) is not None:
             failure = self._faults.take_job_failure()
             reason = failure.reason if failure else None
+            started = time.monotonic()
             try:
                 result = None if reason else _execute(simulator, job)
             except Exception as exc:  # the job fails, as a real one would; the worker goes on
                 reason = f"{type(exc).__name__}: {exc}"
+            with self._lock:  # the device stays busy (stop and cancel end the wait)
+                self._wake.wait_for(
+                    lambda: self._stopping or job.status != RUNNING,
+                    max(0.0, started + self.job_seconds - time.monotonic()),
+                )
             with self._lock:
                 if job.status != RUNNING:
                     continue  # cancelled while it ran: its results are dropped

@@ -23,6 +23,7 @@ from qjm_widget import (
     ManagedResultDataNotAvailable,
     RetryPolicy,
 )
+from qjm_widget.manager import DEFAULT_MAX_WORKERS
 
 # The stand-in is set up before the manager, so it is stopped after the manager's sets end.
 pytestmark = pytest.mark.usefixtures("api")
@@ -195,6 +196,37 @@ def test_pending_job_limit_3458_waits_then_resubmits_without_losing_or_doubling_
     assert len(server_jobs(api, job_set)) == 2
     assert [chunk.attempts for chunk in job_set.managed_jobs()] == [1, 1]
     assert any("3458" in note for note in notes), notes
+
+
+def test_a_real_pending_limit_is_learned_and_each_chunk_waits_for_a_free_slot(
+    api: Any, backend: Any, manager: JobManager
+) -> None:
+    api.max_pending, api.job_seconds = 3, 0.2
+    job_set = start(manager, backend, 12, 1)  # no max_concurrent_jobs: the limit is unknown
+    assert job_set.results(timeout=60).success, job_set.report()
+    assert_exact(job_set, 12, SHOTS)
+    # Only the submits under way when the first refusal came may be refused (at most one per
+    # worker of the manager); after it, each chunk waits for a free slot. Not learning the limit
+    # costs one refusal per waiting chunk per freed slot (dozens here).
+    assert submits(api).count(429) <= DEFAULT_MAX_WORKERS, submits(api)
+    assert submits(api).count(200) == 12
+    assert [chunk.attempts for chunk in job_set.managed_jobs()] == [1] * 12
+
+
+def test_two_sets_on_one_account_share_the_learned_limit(
+    api: Any, backend: Any, manager: JobManager
+) -> None:
+    api.max_pending, api.job_seconds = 2, 0.2
+    first = start(manager, backend, 6, 1)
+    # The second set starts once the first has learned the limit, and must not relearn it.
+    assert wait_until(lambda: 429 in submits(api), 30), submits(api)
+    refused_before_second = submits(api).count(429)
+    second = start(manager, backend, 6, 1)
+    for job_set in (first, second):
+        assert job_set.results(timeout=60).success, job_set.report()
+        assert_exact(job_set, 6, SHOTS)
+    assert submits(api).count(429) == refused_before_second, submits(api)
+    assert submits(api).count(200) == 12
 
 
 def test_a_5xx_burst_is_ridden_out_by_the_client_and_nothing_is_submitted_twice(
