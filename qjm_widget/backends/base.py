@@ -127,16 +127,16 @@ class BackendAdapter(abc.ABC):
     def status(self, job: Any) -> JobStatus | None:
         return to_job_status(job.status())
 
+    def read_status(self, job: Any) -> StatusReading:
+        try:
+            return self.status(job)
+        except Exception as exc:
+            return exc
+
     def read_statuses(self, jobs: Sequence[Any], tag: str) -> list[StatusReading]:
-        """The statuses of a set's jobs (all tagged ``tag``), each a failure where it could not
-        be read. One read per job here; a backend that lists jobs reads them all at once."""
-        readings: list[StatusReading] = []
-        for job in jobs:
-            try:
-                readings.append(self.status(job))
-            except Exception as exc:
-                readings.append(exc)
-        return readings
+        """The statuses of a set's jobs (all tagged ``tag``). One read per job here; a backend
+        that lists jobs reads them all at once."""
+        return [self.read_status(job) for job in jobs]
 
     def pending_limit_scope(self) -> Hashable | None:
         """What a pending-job limit learned on this backend applies to, so that the sets of a

@@ -22,6 +22,7 @@ from qjm_widget import (
     ManagedJobSet,
     ManagedResultDataNotAvailable,
     RetryPolicy,
+    pending_limit,
 )
 from qjm_widget.manager import DEFAULT_MAX_WORKERS
 
@@ -227,6 +228,23 @@ def test_two_sets_on_one_account_share_the_learned_limit(
         assert_exact(job_set, 6, SHOTS)
     assert submits(api).count(429) == refused_before_second, submits(api)
     assert submits(api).count(200) == 12
+
+
+def test_a_limit_lifted_mid_set_is_found_by_a_probe_beyond_it(
+    api: Any, backend: Any, manager: JobManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pending_limit, "_PROBE_AFTER", (0.3, 0.6))
+    api.max_pending = 2
+    api.hold()  # every job stays queued: only a lifted limit lets more than two in
+    job_set = start(manager, backend, 6, 1)
+    assert wait_until(lambda: 429 in submits(api), 30), submits(api)
+    assert len(server_jobs(api, job_set)) == 2
+    api.max_pending = None  # IBM lifted the limit (a plan upgrade), without a word
+    assert wait_until(lambda: len(server_jobs(api, job_set)) == 6, 30), submits(api)
+    api.release()
+    assert job_set.results(timeout=60).success, job_set.report()
+    assert_exact(job_set, 6, SHOTS)
+    assert [chunk.attempts for chunk in job_set.managed_jobs()] == [1] * 6
 
 
 def test_a_5xx_burst_is_ridden_out_by_the_client_and_nothing_is_submitted_twice(
