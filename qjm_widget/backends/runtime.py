@@ -1,8 +1,11 @@
 """IBM Quantum through qiskit-ibm-runtime's cloud service: each chunk is one Sampler job.
 
-Written against qiskit-ibm-runtime 0.51. The set's jobs run in a Batch by default, so IBM
-schedules them together; ``execution_mode="session"`` asks for a Session and ``"job"`` for
-plain jobs. A runtime SamplerV2 handed in by the user keeps its own mode and options.
+Written against qiskit-ibm-runtime 0.51. On an IBMBackend each job is sent by the executor-based
+Sampler where the client has one (0.50 on, the ``executor`` program; see executor.py), by the
+legacy SamplerV2 (the ``sampler`` program) where it has not. The set's jobs run in a Batch by
+default, so IBM schedules them together; ``execution_mode="session"`` asks for a Session and
+``"job"`` for plain jobs. A runtime Sampler of either kind handed in by the user keeps its own
+kind, mode and options.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from qiskit import QuantumCircuit
 
 from ..exceptions import JobManagerInvalidInputError
 from ..workload import Slice
+from . import executor
 from .backend_v2 import REMOTE_POLL_INTERVAL
 from .base import Capabilities
 from .isa import check_isa
@@ -32,8 +36,8 @@ EXECUTION_MODES = ("batch", "session", "job")
 # IBM caps a Sampler job at this many circuit executions (circuits x shots).
 MAX_EXECUTIONS_PER_JOB = 10_000_000
 
-# We build one legacy SamplerV2 per job on purpose (it takes per-job tags); its deprecation
-# in favour of the executor-based Sampler is about the user-facing class, not this use.
+# A user's legacy SamplerV2 is built again for each job (tags are per job, and the user's
+# object stays untouched): they were warned of its deprecation when they built theirs.
 warnings.filterwarnings(
     "ignore",
     message="The SamplerV2 class is deprecated",
@@ -56,12 +60,17 @@ def is_cloud_backend(backend: Any) -> bool:
     return runtime is not None and isinstance(backend, runtime.IBMBackend)
 
 
-def is_cloud_sampler(sampler: Any) -> bool:
-    """A qiskit-ibm-runtime SamplerV2 whose jobs go to IBM (not local mode on a fake backend)."""
+def is_runtime_sampler(sampler: Any) -> bool:
+    """A qiskit-ibm-runtime Sampler: the legacy SamplerV2 or the executor-based one."""
     runtime = _runtime()
-    if runtime is None or not isinstance(sampler, runtime.SamplerV2):
+    if runtime is None:
         return False
-    return is_cloud_backend(sampler.backend())
+    return isinstance(sampler, runtime.SamplerV2) or executor.is_executor_sampler(sampler)
+
+
+def is_cloud_sampler(sampler: Any) -> bool:
+    """A qiskit-ibm-runtime Sampler whose jobs go to IBM (not local mode on a fake backend)."""
+    return is_runtime_sampler(sampler) and is_cloud_backend(sampler.backend())
 
 
 def _pub_circuit(pub: Any) -> Any:
@@ -81,8 +90,7 @@ class RuntimeAdapter(SamplerAdapter):
     def __init__(
         self, backend: Any, *, execution_mode: str | None = None, transpile: bool = False
     ) -> None:
-        runtime = _runtime()
-        if isinstance(backend, runtime.SamplerV2):
+        if is_runtime_sampler(backend):
             if execution_mode is not None:
                 raise JobManagerInvalidInputError(
                     "execution_mode is for a backend; this sampler already has its mode "
@@ -92,6 +100,7 @@ class RuntimeAdapter(SamplerAdapter):
             self._ibm_backend = backend.backend()
             self._user_mode: Any = backend.mode or self._ibm_backend
             self._options: Any = backend.options
+            self._sampler_class: Any = type(backend)
             self.execution_mode: str | None = None  # the sampler's own
         else:
             mode = execution_mode or "batch"
@@ -102,6 +111,9 @@ class RuntimeAdapter(SamplerAdapter):
             self._ibm_backend = backend
             self._user_mode = None
             self._options = None
+            # The legacy SamplerV2 only where the client has nothing else: it is deprecated
+            # from 0.50, which brought the executor-based one.
+            self._sampler_class = executor.sampler_class() or _runtime().SamplerV2
             self.execution_mode = mode
         super().__init__(backend, transpile=transpile)
         self._mode_lock = threading.Lock()
@@ -157,7 +169,10 @@ class RuntimeAdapter(SamplerAdapter):
         return list(self._ibm_backend.service.jobs(job_tags=[tag], limit=None))
 
     def job_circuits(self, job: Any) -> list[QuantumCircuit] | None:
-        pubs = job.inputs.get("pubs")
+        inputs = job.inputs
+        if getattr(job, "primitive_id", None) == executor.PROGRAM_ID:
+            return executor.program_circuits(inputs)
+        pubs = inputs.get("pubs")
         if not isinstance(pubs, list):
             return None
         circuits = [_pub_circuit(pub) for pub in pubs]
@@ -172,11 +187,11 @@ class RuntimeAdapter(SamplerAdapter):
         name: str,
         tags: Sequence[str],
     ) -> Any:
-        runtime = _runtime()
         options = copy.deepcopy(self._options) if self._options is not None else None
         mode = self._mode()
-        sampler = runtime.SamplerV2(mode=mode, options=options)
-        sampler.options.environment.job_tags = list(tags)
+        sampler = self._sampler_class(mode=mode, options=options)
+        own = list(sampler.options.environment.job_tags or [])
+        sampler.options.environment.job_tags = [*tags, *(t for t in own if t not in tags)]
         # PUBs with their values: IBM binds on its side, one transpiled circuit per PUB.
         pubs = pubs_of(slices, self.prepare([s.circuit for s in slices]))
         try:
