@@ -14,7 +14,8 @@ from qiskit.providers import BackendV2
 
 from ..outcomes import SliceResult, slice_results_of_circuits
 from ..workload import Slice
-from .base import BackendAdapter, Capabilities
+from .base import BackendAdapter, Capabilities, StatusReading
+from .ibm_listing import JobListing, listing_for
 from .providers import account_scope
 
 logger = logging.getLogger(__name__)
@@ -116,6 +117,18 @@ class BackendV2Adapter(BackendAdapter):
         except Exception as exc:
             logger.info("job %s cannot be looked up on %s: %s", job_id, self.name, exc)
             return None
+
+    @cached_property
+    def _listing(self) -> JobListing | None:
+        """qiskit-ibm-provider's jobs can be read with one listing per poll round."""
+        if _provider_job_service(self.backend) is None:
+            return None
+        return listing_for("qiskit_ibm_provider")
+
+    def read_statuses(self, jobs: Sequence[Any], tag: str) -> list[StatusReading]:
+        if self._listing is None:
+            return super().read_statuses(jobs, tag)
+        return self._listing.read(jobs, tag, self.read_status)
 
     @property
     def can_search(self) -> bool:  # type: ignore[override]

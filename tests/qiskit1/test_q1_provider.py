@@ -32,8 +32,8 @@ pytestmark = pytest.mark.usefixtures("api")
 SHOTS = 30
 FAST = RetryPolicy(initial_delay=0.01, max_delay=0.05)
 SET_TAG = "qjm_jobset_"
-DONE, ERROR, FAILED, CANCELLED, QUEUED, LOST = (
-    ChunkState(s) for s in ("done", "error", "failed", "cancelled", "queued", "lost")
+DONE, ERROR, FAILED, CANCELLED, QUEUED, LOST, SUBMITTING = (
+    ChunkState(s) for s in ("done", "error", "failed", "cancelled", "queued", "lost", "submitting")
 )
 
 
@@ -219,8 +219,11 @@ def test_two_sets_on_one_account_share_the_learned_limit(
 ) -> None:
     api.max_pending, api.job_seconds = 2, 0.2
     first = start(manager, backend, 6, 1)
-    # The second set starts once the first has learned the limit, and must not relearn it.
-    assert wait_until(lambda: 429 in submits(api), 30), submits(api)
+    # The second set starts once the first has learned the limit (refused, and no submit of its
+    # still under way to be refused too), and must not relearn it.
+    assert wait_until(lambda: 429 in submits(api) and SUBMITTING not in states(first), 30), submits(
+        api
+    )
     refused_before_second = submits(api).count(429)
     second = start(manager, backend, 6, 1)
     for job_set in (first, second):
