@@ -6,6 +6,11 @@ every waiting chunk again whenever a slot frees: one wins, the rest are refused 
 refusal costs the client three requests. So the first refusal makes the number of our jobs then
 pending the limit, and from then on a chunk is sent only into a free slot, one per freed slot.
 
+Until the first refusal, submits to a backend known to have such a limit start slowly: no more
+submits under way than half the jobs it holds for us (at least one), so the number out grows by
+half with each answer. A limit of 3 then costs one refusal, not one per worker, and the
+manager's few workers are all busy after a handful of answers.
+
 IBM can lift a limit (a plan upgrade) but does not announce it, so the limit goes up only when a
 submit beyond it succeeds: now and then one probe goes beyond it, less often after each refusal.
 """
@@ -28,8 +33,9 @@ class PendingJobLimit:
     ``limit`` is None until the backend first refuses a job for being over it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, slow_start: bool = False) -> None:
         self._lock = threading.Lock()
+        self._slow_start = slow_start
         self.limit: int | None = None
         self._pending = 0
         """Our jobs the backend counts as pending (accepted, not yet final)."""
@@ -41,7 +47,9 @@ class PendingJobLimit:
 
     def _room(self, now: float) -> bool:
         """Whether one more submit fits (lock held); True once for a due probe."""
-        if self.limit is None or self._sending + self._pending < self.limit:
+        if self.limit is None:
+            return not self._slow_start or self._sending < max(1, self._pending // 2)
+        if self._sending + self._pending < self.limit:
             return True
         if not self._probing and now >= self._probe_at:
             self._probing = True
@@ -114,7 +122,8 @@ class PendingJobLimit:
 
 
 class PendingJobLimits:
-    """One limit per backend and account, so that sets of one manager on them share it."""
+    """One limit per backend and account, so that sets of one manager on them share it; a
+    backend that names such a scope is one known to limit pending jobs, so it starts slowly."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -125,4 +134,4 @@ class PendingJobLimits:
         if scope is None:
             return PendingJobLimit()
         with self._lock:
-            return self._limits.setdefault(scope, PendingJobLimit())
+            return self._limits.setdefault(scope, PendingJobLimit(slow_start=True))

@@ -19,7 +19,7 @@ from qiskit.providers import JobStatus
 
 from .backends import BackendAdapter, describe_exception
 from .backends.base import StatusReading
-from .backends.ibm_errors import is_pending_job_limit, job_is_gone, retry_after
+from .backends.ibm_errors import is_pending_job_limit, job_is_gone
 from .chunk import ChunkState, ManagedJob
 from .counts import CountsLedger
 from .events import EventHub, JobSetEvent
@@ -247,7 +247,7 @@ class ChunkRunner:
         self._failures[chunk.index] = failures
         chunk.error = f"submit failed (try {chunk.attempts}): {describe_exception(exc)}"
         if self._policy.should_retry(exc, failures):
-            delay = max(self._policy.delay(failures), retry_after(exc) or 0.0)
+            delay = self._policy.delay(failures)
             self._wait_then_resubmit(chunk, delay, f"retrying in {delay:.1f} s")
         else:
             chunk.note = None
@@ -402,7 +402,7 @@ class ChunkRunner:
         if (reading_status and self._policy.is_transient(exc)) or self._policy.should_retry(
             exc, failures
         ):
-            delay = max(self._policy.delay(failures), retry_after(exc) or 0.0)
+            delay = self._policy.delay(failures)
             self._fetch_after[chunk.index] = time.monotonic() + delay
             chunk.note = f"{message}; trying again in {delay:.1f} s"
             self._announce(chunk)

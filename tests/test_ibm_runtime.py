@@ -263,7 +263,7 @@ def test_chunks_held_back_by_the_pending_job_limit_go_as_soon_as_one_of_the_sets
 
     try:
         job_set = manager.run(basis_circuits(3), backend, max_experiments_per_job=1, shots=SHOTS)
-        assert wait_until(lambda: len(refused()) >= 2, 20), "no 3458 answer came"
+        assert wait_until(lambda: len(refused()) >= 1, 20), "no 3458 answer came"
         api.release()
         job_set.wait(timeout=40)  # a 60 s back-off would time this out
     finally:
@@ -272,13 +272,16 @@ def test_chunks_held_back_by_the_pending_job_limit_go_as_soon_as_one_of_the_sets
     results = job_set.results()
     assert [results.get_counts(i) for i in range(3)] == [{expected_key(i): SHOTS} for i in range(3)]
     assert [c.attempts for c in job_set.managed_jobs()] == [1, 1, 1]
+    # Submits start one at a time on IBM, so only the second met the limit, and it was learned.
+    assert len(refused()) == 1, refused()
 
 
 def test_a_rate_limited_status_read_is_tried_again_beyond_the_retry_budget(
     api: RuntimeStandIn, backend: object, manager: JobManager
 ) -> None:
-    # 429 is not retried by the client; the job still runs, so the manager keeps asking.
-    api.faults.http_error(status=429, count=3, method="GET", path_contains="/jobs/")
+    # 429 is not retried by the client; the job still runs, so the manager keeps asking. The
+    # set reads its jobs' statuses with one listing of them (GET /jobs) per poll round.
+    api.faults.http_error(status=429, count=3, method="GET", path="/api/v1/jobs")
     job_set = manager.run(
         basis_circuits(2),
         backend,

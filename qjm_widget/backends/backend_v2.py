@@ -21,7 +21,7 @@ from .providers import account_scope
 logger = logging.getLogger(__name__)
 
 LOCAL_POLL_INTERVAL = (0.002, 0.05)
-REMOTE_POLL_INTERVAL = (1.0, 10.0)
+REMOTE_POLL_INTERVAL = (2.0, 10.0)
 # qiskit-ibm-runtime's IBMBackend has an adapter of its own (runtime.py).
 _REMOTE_MODULES = ("qiskit_ibm_provider",)
 

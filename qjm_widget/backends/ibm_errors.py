@@ -62,24 +62,6 @@ def http_status(exc: BaseException) -> int | None:
     return None
 
 
-def retry_after(exc: BaseException) -> float | None:
-    """Seconds a rate-limited answer (429, 503) asks to wait in its ``Retry-After`` header.
-
-    Only the delay form is read; IBM sends no dates there.
-    """
-    for error in _chain(exc):
-        headers = getattr(getattr(error, "response", None), "headers", None)
-        value = headers.get("Retry-After") if headers is not None else None
-        if value is None:
-            continue
-        try:
-            seconds = float(value)
-        except (TypeError, ValueError):
-            return None
-        return seconds if seconds >= 0 else None
-    return None
-
-
 def is_permanent_http_error(exc: BaseException) -> bool:
     """A 4xx answer (bad token, not found, bad request): trying again cannot help."""
     status = http_status(exc)

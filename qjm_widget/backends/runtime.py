@@ -15,7 +15,7 @@ import logging
 import sys
 import threading
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -25,8 +25,10 @@ from ..exceptions import JobManagerInvalidInputError
 from ..workload import Slice
 from . import executor
 from .backend_v2 import REMOTE_POLL_INTERVAL
-from .base import Capabilities
+from .base import Capabilities, StatusReading
+from .ibm_listing import JobListing, listing_for
 from .isa import check_isa
+from .providers import account_scope
 from .sampler import SAMPLER_RUN_OPTIONS, SamplerAdapter, pubs_of
 
 logger = logging.getLogger(__name__)
@@ -153,8 +155,26 @@ class RuntimeAdapter(SamplerAdapter):
         if not self.transpiles:
             check_isa(circuits, self._ibm_backend)
 
+    @cached_property
+    def _listing(self) -> JobListing | None:
+        return listing_for("qiskit_ibm_runtime")
+
+    def read_statuses(self, jobs: Sequence[Any], tag: str) -> list[StatusReading]:
+        """One ``GET /jobs`` (per page of 200) for the set's jobs, not one GET a job."""
+        if self._listing is None:
+            return super().read_statuses(jobs, tag)
+        return self._listing.read(jobs, tag, self.read_status)
+
+    def pending_limit_scope(self) -> Hashable | None:
+        """IBM counts pending jobs per instance: the sets on this one share what is learned."""
+        return account_scope(self._ibm_backend.service, self.name)
+
     def usage_seconds(self, job: Any) -> float | None:
-        """IBM's QPU charge time of the job (``job.usage()``: one request, once it has ended)."""
+        """IBM's QPU charge time of the job: from its listing entry where the poll listed it,
+        otherwise ``job.usage()`` (one request, once it has ended)."""
+        listed = self._listing.usage_seconds(job.job_id()) if self._listing else None
+        if listed is not None:
+            return listed
         seconds = job.usage()
         return float(seconds) if isinstance(seconds, int | float) else None
 

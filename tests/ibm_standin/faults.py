@@ -38,9 +38,13 @@ class _HttpRule:
     status: int
     method: str | None
     path_contains: str | None
+    retry_after: float | None = None
+    path: str | None = None
 
     def matches(self, method: str, path: str) -> bool:
         if self.method is not None and self.method.upper() != method.upper():
+            return False
+        if self.path is not None and self.path != path:
             return False
         return self.path_contains is None or self.path_contains in path
 
@@ -51,6 +55,8 @@ class HttpFault:
 
     drop: bool
     status: int
+    retry_after: float | None = None
+    """Seconds for the answer's ``Retry-After`` header (None: no header)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,14 +89,20 @@ class Faults:
         count: int = 1,
         method: str | None = None,
         path_contains: str | None = None,
+        retry_after: float | None = None,
+        path: str | None = None,
     ) -> None:
-        """The next ``count`` runtime requests matching ``method``/``path_contains`` answer
-        ``status`` with an IBM error body, before the stand-in acts on them."""
+        """The next ``count`` runtime requests matching ``method``, ``path_contains`` and the
+        exact ``path`` (each where given) answer ``status`` with an IBM error body, before the
+        stand-in acts on them; with a ``Retry-After: retry_after`` header where given (as IBM's
+        rate limiter sends on 429)."""
         self._check_count(count)
         if not 400 <= status <= 599:
             raise ValueError(f"status must be an HTTP error status (400-599), got {status}")
         with self._lock:
-            self._http.append(_HttpRule("status", count, status, method, path_contains))
+            self._http.append(
+                _HttpRule("status", count, status, method, path_contains, retry_after, path)
+            )
 
     def drop_connection(
         self, count: int = 1, method: str | None = None, path_contains: str | None = None
@@ -128,7 +140,7 @@ class Faults:
                     rule.count -= 1
                     if rule.count <= 0:
                         self._http.remove(rule)
-                    return HttpFault(drop=rule.kind == "drop", status=rule.status)
+                    return HttpFault(rule.kind == "drop", rule.status, rule.retry_after)
         return None
 
     def take_pending_limit(self) -> bool:

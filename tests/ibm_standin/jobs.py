@@ -21,6 +21,7 @@ import json
 import secrets
 import string
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -212,6 +213,8 @@ class JobStore:
         self._stopping = False
         self.max_pending: int | None = None
         self.max_executions: int | None = None
+        self.job_seconds = 0.0
+        """Each job holds the device at least this long, as on a real QPU."""
         self._samplers: dict[str, AerSamplerV2] = {}
         self._worker = threading.Thread(target=self._work, name="ibm-standin-worker", daemon=True)
 
@@ -439,12 +442,18 @@ class JobStore:
             failure = self._faults.take_job_failure()
             result: str | None = None
             reason, code = (failure.reason, failure.reason_code) if failure else (None, None)
+            started = time.monotonic()
             if failure is None:
                 try:
                     result = self._execute(job)
                 except Exception as ex:  # the job fails; the worker goes on
                     reason, code = f"{type(ex).__name__}: {ex}", 1517
             with self._cond:
+                # The device stays busy for job_seconds (a cancel or stop ends the wait).
+                self._cond.wait_for(
+                    lambda job=job: self._stopping or job.status != RUNNING,
+                    max(0.0, started + self.job_seconds - time.monotonic()),
+                )
                 if self._jobs.get(job.id) is not job or job.status != RUNNING:
                     continue  # cancelled or deleted while it ran: drop the outcome
                 job.result = result

@@ -17,6 +17,7 @@ import logging
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -92,6 +93,8 @@ class RuntimeApi:
         self.authority = authority
         self.faults = faults
         self._log: list[RequestRecord] = []
+        self._queries: list[str] = []
+        self._times: list[float] = []
         self._log_lock = threading.Lock()
         j = RUNTIME_PREFIX + "/jobs/(?P<id>[^/]+)"
         s = RUNTIME_PREFIX + "/sessions/(?P<id>[^/]+)"
@@ -123,9 +126,21 @@ class RuntimeApi:
 
     # -- request log ----------------------------------------------------------------------------
 
-    def record(self, method: str, path: str, status: int) -> None:
+    def record(self, method: str, path: str, status: int, query: str = "") -> None:
         with self._log_lock:
             self._log.append(RequestRecord(method, path, status))
+            self._queries.append(query)
+            self._times.append(time.monotonic())
+
+    def queries(self) -> list[str]:
+        """The query string of each logged request, in the order of :meth:`requests`."""
+        with self._log_lock:
+            return list(self._queries)
+
+    def times(self) -> list[float]:
+        """When each logged request was answered (``time.monotonic()``), in the same order."""
+        with self._log_lock:
+            return list(self._times)
 
     def requests(self) -> list[RequestRecord]:
         with self._log_lock:
@@ -290,7 +305,7 @@ class _Handler(BaseHTTPRequestHandler):
         api = self.server.api
         fault = api.faults.take_http(self.command, parts.path)
         if fault is not None and fault.drop:
-            api.record(self.command, parts.path, DROPPED)
+            api.record(self.command, parts.path, DROPPED, parts.query)
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
@@ -306,8 +321,10 @@ class _Handler(BaseHTTPRequestHandler):
             if fault is not None
             else api.handle(request)
         )
-        api.record(self.command, parts.path, answer.status)
+        api.record(self.command, parts.path, answer.status, parts.query)
         self.send_response(answer.status)
+        if fault is not None and fault.retry_after is not None:
+            self.send_header("Retry-After", f"{fault.retry_after:g}")
         if answer.status != 204:
             self.send_header("Content-Type", answer.content_type)
         self.send_header("Content-Length", str(len(answer.body)))

@@ -184,6 +184,16 @@ class RuntimeStandIn:
         return self._api.requests()
 
     @property
+    def queries(self) -> list[str]:
+        """The query string of each request in :attr:`requests`, in the same order."""
+        return self._api.queries()
+
+    @property
+    def times(self) -> list[float]:
+        """When each request in :attr:`requests` was answered (``time.monotonic()``)."""
+        return self._api.times()
+
+    @property
     def max_pending(self) -> int | None:
         """When set, POST /jobs answers 409/3458 while this many jobs are QUEUED or RUNNING."""
         return self._store.max_pending
@@ -205,6 +215,15 @@ class RuntimeStandIn:
         if value is not None and (not isinstance(value, int) or value <= 0):
             raise ValueError(f"max_executions must be None or an int > 0, got {value!r}")
         self._store.max_executions = value
+
+    @property
+    def job_seconds(self) -> float:
+        """Each job holds the one device at least this long (0: as long as Aer takes)."""
+        return self._store.job_seconds
+
+    @job_seconds.setter
+    def job_seconds(self, seconds: float) -> None:
+        self._store.job_seconds = float(seconds)
 
     def hold(self) -> None:
         """New and queued jobs stay QUEUED until ``release()`` (a running job finishes)."""
