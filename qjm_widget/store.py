@@ -312,6 +312,12 @@ class Store:
         ]
         return ids if limit is None else ids[:limit]
 
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of one read-only statement, for readers of metadata (the catalog) that
+        must not decode circuits or results."""
+        with self._transaction() as db:
+            return [tuple(row) for row in db.execute(sql, params).fetchall()]
+
     def load(self, job_set_id: str) -> StoredJobSet | None:
         with self._transaction() as db:
             row = db.execute("SELECT * FROM job_sets WHERE id=?", (job_set_id,)).fetchone()
