@@ -80,12 +80,14 @@ test-qiskit1: $(STAMP1) $(BUNDLE)
 
 test: lint typecheck test-js test-python test-qiskit1
 
-bench: install $(CHROMIUM)
+bench: install $(STAMP1) $(CHROMIUM)
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/latency.py
 	$(BIN)/python benchmarks/comm_bytes.py
 	$(BIN)/python benchmarks/view_update.py
 	$(BIN)/python benchmarks/ibm_requests.py
+	$(BIN)/python benchmarks/pending_limit.py
+	PYTHONPATH=$(CURDIR) $(BIN1)/python benchmarks/pending_limit.py --provider
 	$(BIN)/python benchmarks/sweeps.py
 
 clean:
