@@ -28,6 +28,9 @@ from .exceptions import (
 from .jobset import ManagedJobSet
 from .manager import IBMQJobManager, JobManager
 from .policy import RetryPolicy
+
+# The function shadows its module's name here: qjm_widget.progress(job_set) is the public spelling.
+from .progress import JobSetProgress, progress
 from .results import ManagedResults
 from .store import Store
 from .store_format import StoreError
@@ -52,6 +55,7 @@ __all__ = [
     "JobManagerTimeoutError",
     "JobManagerUnknownJobSet",
     "JobSetEvent",
+    "JobSetProgress",
     "ManagedJob",
     "ManagedJobSet",
     "ManagedResultDataNotAvailable",
@@ -61,4 +65,5 @@ __all__ = [
     "Store",
     "StoreError",
     "StoredJob",
+    "progress",
 ]

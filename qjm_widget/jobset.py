@@ -23,6 +23,7 @@ from .exceptions import (
 )
 from .job_tags import job_tags, plan_of
 from .policy import RetryPolicy
+from .progress import progress_flag, wait_with_progress
 from .report import render_job_set_report
 from .results import ExperimentKey, ManagedResults, find_experiment
 from .runner import ChunkRunner
@@ -238,6 +239,13 @@ class ManagedJobSet(ChunkRunner):
         with self._lock:
             return self._ledger.of(index, point)
 
+    def to_dataframe(self) -> Any:
+        """A pandas DataFrame of the chunks, one row each, as of now (needs
+        ``qjm_widget[pandas]``); its columns are those of :func:`qjm_widget.tables.chunk_table`."""
+        from .tables import chunk_table
+
+        return chunk_table(self)
+
     def experiments(self) -> list[Experiment]:
         """The set's experiments: each one's circuit and, for a sweep, its parameter values."""
         return list(self._experiments)
@@ -289,9 +297,16 @@ class ManagedJobSet(ChunkRunner):
         with self._lock:
             return self._unfinished == 0
 
-    def wait(self, timeout: float | None = None) -> None:
-        """Block until every chunk is final; JobManagerTimeoutError after ``timeout`` seconds."""
+    def wait(self, timeout: float | None = None, progress: bool = False) -> None:
+        """Block until every chunk is final; JobManagerTimeoutError after ``timeout`` seconds.
+
+        ``progress=True`` draws a bar meanwhile, as :func:`qjm_widget.progress`; Control-C
+        stops the wait, not the set.
+        """
         seconds = timeout_seconds(timeout)
+        if progress_flag(progress):
+            wait_with_progress(self, seconds)
+            return
         with self._changed:
             if not self._changed.wait_for(lambda: self._unfinished == 0, seconds):
                 raise JobManagerTimeoutError(
@@ -302,20 +317,26 @@ class ManagedJobSet(ChunkRunner):
         self._events.flush()
 
     def results(
-        self, timeout: float | None = None, partial: bool = False, refresh: bool = False
+        self,
+        timeout: float | None = None,
+        partial: bool = False,
+        refresh: bool = False,
+        progress: bool = False,
     ) -> ManagedResults:
         """Wait for every chunk, then return the results (failed chunks included, as such).
 
         ``refresh=True`` reads the statuses and results of unfinished chunks at once, instead
-        of at the next poll (which backs off to seconds on remote backends).
+        of at the next poll (which backs off to seconds on remote backends); ``progress=True``
+        draws a bar while waiting, as ``wait(progress=True)``.
         """
         if not isinstance(refresh, bool):
             raise JobManagerInvalidInputError(
                 f"refresh must be True or False, got {type(refresh).__name__}"
             )
+        progress_flag(progress)
         if refresh:
             self.refresh()
-        self.wait(timeout)
+        self.wait(timeout, progress)
         return ManagedResults(self, partial)
 
     def refresh(self) -> None:

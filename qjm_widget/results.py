@@ -196,6 +196,18 @@ class ManagedResults:
             return dict(total)
         return self._single(index, loc).get_counts(0)
 
+    def to_dataframe(self) -> Any:
+        """The counts as a pandas DataFrame in long form (needs ``qjm_widget[pandas]``).
+
+        Columns ``experiment``, ``point``, ``outcome``, ``count``: one row per outcome seen at
+        each point; ``point`` is the flat point index of a sweep (C order, as ``loc`` takes
+        it) and 0 for an experiment without parameters. Experiments without results (see
+        ``get_counts``) have no rows.
+        """
+        from .tables import counts_table
+
+        return counts_table(self)
+
     def get_memory(self, experiment: ExperimentKey, loc: Loc | None = None) -> Any:
         """Each shot's outcome, where ``memory=True`` was asked for; for a sweep without
         ``loc``, every point's shots one point after the other (flattened C order)."""
