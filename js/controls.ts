@@ -19,6 +19,11 @@ export function createControls(parent: HTMLElement, send: Send): Controls {
     "qjm-retry-failed",
     "Resubmit every chunk that failed, errored, was lost or is partial",
   );
+  // The visible text begins each name (WCAG's label in name); the title stays the description.
+  cancelAll.setAttribute("aria-label", "Cancel all chunks");
+  retryFailed.setAttribute("aria-label", "Retry failed chunks");
+  root.setAttribute("role", "group");
+  root.setAttribute("aria-label", "Job set actions");
   root.append(cancelAll, retryFailed);
   parent.append(root);
 

@@ -51,6 +51,7 @@ export function createDetails(
   select: (index: number) => void,
 ): Details {
   const root = element("section", "qjm-details");
+  root.setAttribute("aria-label", "Chunk details");
   const heading = element("div", "qjm-details-title");
   const title = document.createElement("span");
   const close = button("×", "qjm-details-close");
@@ -89,7 +90,7 @@ export function createDetails(
     if (!isChunkDetail(detail)) {
       index = -1;
       root.classList.add("qjm-empty");
-      title.textContent = "Click a chunk to see its details.";
+      title.textContent = "Click a chunk (or press Enter on it) to see its details.";
       list.replaceChildren();
       cancel.disabled = true;
       retry.disabled = true;
@@ -110,6 +111,8 @@ export function createDetails(
     list.replaceChildren(...items);
     cancel.disabled = !detail.can_cancel;
     retry.disabled = !detail.can_retry;
+    cancel.setAttribute("aria-label", `Cancel chunk ${detail.index}`);
+    retry.setAttribute("aria-label", `Retry chunk ${detail.index}`);
     close.hidden = false;
     actions.hidden = false;
   }

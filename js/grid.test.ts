@@ -1,5 +1,6 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { byClass, cells, modelFor, mount, packDelta, packStates } from "./fake-model";
+import { FALLBACK_COLUMNS, layoutColumns } from "./grid";
 import { STATE_NAMES, State } from "./model";
 import { SEGMENTS } from "./progress";
 
@@ -143,5 +144,34 @@ describe("grid", () => {
     hover(cells(root)[0] as HTMLElement);
     expect(root.querySelector("img")).toBeNull();
     expect(byClass(root, "qjm-name").textContent).toBe(XSS);
+  });
+
+  it("listens on the grid alone, not on any of its 3,000 cells", () => {
+    const spy = vi.spyOn(EventTarget.prototype, "addEventListener");
+    try {
+      const { root } = mount(modelFor(new Array<number>(3000).fill(State.pending)));
+      const all = new Set<EventTarget>(cells(root));
+      const onCells = spy.mock.contexts.filter((target) => all.has(target as EventTarget));
+      expect(onCells).toHaveLength(0);
+      const onGrid = spy.mock.contexts.filter((target) => target === byClass(root, "qjm-grid"));
+      expect(onGrid.length).toBeGreaterThan(0);
+      expect(onGrid.length).toBeLessThan(10);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it("counts the cells of the first row for the column count, or falls back without layout", () => {
+    const laidOut = (tops: number[]): HTMLElement[] =>
+      tops.map((top) => {
+        const cell = document.createElement("div");
+        Object.defineProperty(cell, "offsetTop", { value: top });
+        Object.defineProperty(cell, "offsetWidth", { value: 10 });
+        return cell;
+      });
+    expect(layoutColumns(laidOut([2, 2, 2, 13, 13, 13, 24]))).toBe(3);
+    expect(layoutColumns(laidOut([2, 2]))).toBe(2); // one row
+    expect(layoutColumns([document.createElement("div")])).toBe(FALLBACK_COLUMNS); // jsdom
+    expect(layoutColumns([])).toBe(FALLBACK_COLUMNS);
   });
 });

@@ -115,12 +115,17 @@ function render({ model, el }: Pick<RenderProps<Model>, "model" | "el">): () => 
   }
 
   function onErrors(): void {
-    errors.update(model.get("errors"), model.get("errors_total"));
+    const entries = model.get("errors");
+    errors.update(entries, model.get("errors_total"));
+    grid.setPoints(Array.isArray(entries) ? entries : []);
   }
 
   function onDetail(): void {
     const detail = model.get("selected_detail");
     details.update(detail);
+    if (isChunkDetail(detail)) {
+      grid.setPoints([detail]);
+    }
     grid.setSelected(isChunkDetail(detail) ? detail.index : -1);
   }
 
