@@ -50,9 +50,10 @@ def chunk_table(job_set: ManagedJobSet) -> Any:
     """One row per chunk, indexed by chunk number (``chunk``), with columns ``start``, ``end``
     (its experiments, inclusive), ``first_point``, ``last_point`` (the points it holds of one
     experiment, inclusive; <NA> for a chunk of whole experiments), ``shots`` (<NA> where the
-    set's run config says), ``state``, ``job_id`` (its current job, None before one),
-    ``attempts``, ``error``, ``submitted_at``, ``finished_at`` (UTC Timestamps; NaT while
-    not yet) and ``usage_seconds`` (NaN where the backend reports none)."""
+    set's run config says), ``state``, ``job_id`` (its current job; missing before one),
+    ``attempts``, ``error`` (missing if none), ``submitted_at``, ``finished_at`` (UTC
+    Timestamps; NaT while not yet) and ``usage_seconds`` (NaN where the backend reports none).
+    """
     pd = _pandas()
     # One chunk's fields change together (state, job id, times): read them all at one moment.
     with job_set._lock:
