@@ -354,6 +354,21 @@ class JobManager:
             return "No job sets."
         return "\n\n".join(s.report(detailed) for s in sets)
 
+    def dashboard(self, backends: dict[str, Any] | None = None, provider: Any = None) -> Any:
+        """A live Jupyter table of this manager's sets and its store's (needs anywidget): filter,
+        sort, page, open a set's widget, retry, cancel, delete. ``backends`` ({backend name:
+        backend}) or ``provider`` let stored sets be retried and cancelled from it."""
+        from .dashboard import DashboardWidget  # the core needs no widget libraries until asked
+
+        return DashboardWidget(self, backends=backends, provider=provider)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
+        try:
+            widget = self.dashboard()
+        except ImportError:
+            return {"text/plain": self.report(detailed=False)}
+        return widget._repr_mimebundle_(include=include, exclude=exclude)
+
 
 def _runs_jobs(candidate: Any) -> bool:
     """A backend or sampler where a provider was expected (an old positional call)."""
