@@ -267,10 +267,12 @@ class ManagedJobSet(ChunkRunner):
         return len(self._experiments)
 
     def widget(self) -> Any:
-        """A live Jupyter widget of this set (needs anywidget); several stay in step."""
+        """The live Jupyter widget of this set (needs anywidget): the same one while it is open,
+        so that each display of the set is another view of it over one comm; a new one once it
+        was closed (``widget.close()``)."""
         from .widget import JobSetWidget  # the core needs no widget libraries until asked
 
-        return JobSetWidget(self)
+        return JobSetWidget.of(self)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
         try:

@@ -6,6 +6,9 @@ inside ``hold_sync`` so each update is one comm message. Per-chunk state travels
 snapshot (``states``) sent at creation, at the end and when a view asks, and between them
 ``delta``, which holds only the chunks that changed since the previous update. A state change
 therefore costs the same few bytes whether the set has 100 chunks or 5,000.
+
+A set has one widget while it is open (:meth:`JobSetWidget.of`): displaying the set again shows
+another view of that widget, over its one comm, instead of opening a comm per display.
 """
 
 from __future__ import annotations
@@ -43,6 +46,10 @@ FINAL_CODE = min(STATE_CODES[s] for s in ChunkState if s.is_final)
 MAX_ERRORS = 100
 HISTOGRAM_BARS = 16
 MIN_INTERVAL = 0.1
+
+_open_widgets: dict[ManagedJobSet, JobSetWidget] = {}
+"""The open widget of each set that has one (JobSetWidget.of); a widget leaves when it closes."""
+_open_lock = threading.Lock()
 
 
 def chunk_code(chunk: ManagedJob) -> int:
@@ -162,6 +169,22 @@ class JobSetWidget(anywidget.AnyWidget):
             self._write_summary()
         self.on_msg(self._on_message)
         self._unsubscribe = job_set.subscribe(self._on_event)
+        if self.comm is not None:
+            # The front end may close the comm too: then this widget is closed for good.
+            self.comm.on_close(lambda _msg: self.close())
+
+    @classmethod
+    def of(cls, job_set: ManagedJobSet) -> JobSetWidget:
+        """The open widget of ``job_set``, made now if it has none (or its widget was closed).
+
+        Every display of the set shows a view of this one widget, over one comm, all in step.
+        """
+        with _open_lock:
+            widget = _open_widgets.get(job_set)
+            if widget is None or widget.comm is None:
+                widget = cls(job_set)
+                _open_widgets[job_set] = widget
+            return widget
 
     # -- from the job set (any thread) ----------------------------------------------------
 
@@ -339,6 +362,9 @@ class JobSetWidget(anywidget.AnyWidget):
 
     def close(self) -> None:
         self._unsubscribe()
+        with _open_lock:
+            if _open_widgets.get(self._job_set) is self:
+                del _open_widgets[self._job_set]
         super().close()
 
 

@@ -335,3 +335,52 @@ def test_the_views_state_names_follow_the_python_codes() -> None:
     names = re.findall(r'"(\w+)"', block.group(1))
     python = {code: state.value for state, code in STATE_CODES.items()} | {PARTIAL: "partial"}
     assert names == [python[code] for code in range(len(python))]
+
+
+def view_model_id(bundle: Any) -> str:
+    data = bundle[0] if isinstance(bundle, tuple) else bundle
+    return str(data["application/vnd.jupyter.widget-view+json"]["model_id"])
+
+
+def test_displaying_a_set_again_shows_the_same_widget_over_one_comm(
+    manager: JobManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[RecordingComm] = []
+
+    class CountingComm(RecordingComm):
+        """Keeps the comms of job set widgets (a DOMWidget opens one for its Layout too)."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            if "job_set_id" in kwargs.get("data", {}).get("state", {}):
+                opened.append(self)
+
+    monkeypatch.setattr(comm, "create_comm", CountingComm)
+    job_set = manager.run(basis_circuits(2), AerSimulator(), shots=10)
+    job_set.wait(timeout=30)
+    other = manager.run(basis_circuits(1), AerSimulator(), shots=10)
+
+    first, second = job_set._repr_mimebundle_(), job_set._repr_mimebundle_()
+    widget = job_set.widget()
+    assert widget is job_set.widget()
+    assert view_model_id(first) == view_model_id(second) == widget.model_id
+    assert len(opened) == 1, "a display opened a comm of its own"
+    assert [m.kind for m in opened[0].sent].count("comm_open") == 1
+    assert other.widget() is not widget  # one widget per set, not one for all
+    assert len(opened) == 2
+
+    # Closed: the next display makes a new widget, over a new comm.
+    widget.close()
+    assert opened[0].sent[-1].kind == "comm_close"
+    again = job_set.widget()
+    assert again is not widget
+    assert view_model_id(job_set._repr_mimebundle_()) == again.model_id != view_model_id(first)
+    assert len(opened) == 3
+
+    # Closed from the front end (its comm_close): a new one too.
+    opened[2].handle_close({"content": {"data": {}}})
+    assert again.comm is None
+    assert job_set.widget() is not again
+    assert len(opened) == 4
+    job_set.widget().close()
+    other.widget().close()
