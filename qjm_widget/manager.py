@@ -347,6 +347,30 @@ class JobManager:
         if job_set is None and not deleted:
             raise JobManagerUnknownJobSet(f"no job set with id {job_set_id!r}")
 
+    def follow(self, job_set_id: str) -> ManagedJobSet:
+        """The set with this id, live: where another live process on this host runs it, a
+        read-only copy that follows it through the store (about once a second; retry and
+        cancel are refused, naming that process; ``close()`` stops following), else the set
+        itself, as :meth:`retrieve_job_set` gives it."""
+        with self._lock:
+            own = self._job_sets.get(job_set_id)
+        if own is not None:
+            return own
+        stored = self.store.load(job_set_id) if self.store is not None else None
+        if self.store is not None and stored is not None:
+            from .follow import follow, runs_elsewhere
+
+            if runs_elsewhere(stored):
+                return follow(self.store, stored, self._scheduler)
+        return self.retrieve_job_set(job_set_id)
+
+    def watch(self, job_set_id: str) -> Any:
+        """A live Jupyter widget of the set with this id (needs anywidget), read-only where
+        another process runs it: see :meth:`follow`."""
+        from .widget import JobSetWidget  # the core needs no widget libraries until asked
+
+        return JobSetWidget(self.follow(job_set_id))
+
     def report(self, detailed: bool = True) -> str:
         """Reports of every job set of this manager."""
         sets = self.job_sets()

@@ -348,6 +348,24 @@ class Store:
         except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
             raise StoreError(f"{where}: a stored row is malformed: {exc}") from exc
 
+    def load_chunks(
+        self, job_set_id: str, experiments: Sequence[Experiment], indexes: Sequence[int]
+    ) -> list[ManagedJob]:
+        """Chunks ``indexes`` of a set whose ``experiments`` the caller holds already: a follower
+        re-reads the chunks that changed every second, and decoding the circuits again each
+        time would cost more than the chunks themselves."""
+        marks = ",".join("?" * len(indexes))
+        with self._transaction() as db:
+            chunk_rows = db.execute(
+                f"SELECT * FROM chunks WHERE job_set_id=? AND idx IN ({marks}) ORDER BY idx",
+                (job_set_id, *indexes),
+            ).fetchall()
+        where = f"{self.path}, job set {job_set_id}"
+        try:
+            return [self._chunk_from_row(r, experiments, where) for r in chunk_rows]
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+            raise StoreError(f"{where}: a stored row is malformed: {exc}") from exc
+
     @staticmethod
     def _chunk_from_row(
         row: Sequence[Any], experiments: Sequence[Experiment], where: str
