@@ -176,14 +176,15 @@ class JobSetProgress:
             failed += state in _FAILED or (state is ChunkState.DONE and not chunk.succeeded)
         return final, failed, running
 
-    def _draw(self, note: str | None = None) -> None:
+    def _draw(self, note: str | None = None, *, show: bool = True) -> None:
         final, failed, running = self._tally()
         postfix = _postfix(failed, running)
         if final < self.bar.initial:  # retries: the rate counts from the fewest final seen
             self.bar.initial = final
         self.bar.n = final
         self.bar.set_postfix_str(postfix if note is None else f"{postfix}, {note}", refresh=False)
-        self.bar.refresh()
+        if show:
+            self.bar.refresh()
 
     def _finish(self, note: str | None) -> None:
         with self._finish_lock:
@@ -191,7 +192,7 @@ class JobSetProgress:
                 return
             self._closed = True
             self._unsubscribe()
-            self._draw(note)
+            self._draw(note, show=False)  # close() draws the last state itself
             self.bar.close()
 
 
