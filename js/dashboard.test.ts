@@ -1,0 +1,235 @@
+import type { AnyModel } from "@anywidget/types";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import dashboard, { FILTER_DELAY_MS } from "./dashboard";
+import type { DashboardMessage, DashboardModel, Row } from "./dashboard-model";
+
+type Handler = (...args: never[]) => void;
+
+class FakeDashboardModel implements AnyModel<DashboardModel> {
+  readonly sent: DashboardMessage[] = [];
+  readonly widget_manager = {
+    get_model: () => Promise.reject(new Error("no widget manager")),
+  };
+  private readonly listeners = new Map<string, Set<Handler>>();
+  constructor(private values: DashboardModel) {}
+  get<K extends keyof DashboardModel>(key: K): DashboardModel[K] {
+    return this.values[key];
+  }
+  set<K extends keyof DashboardModel>(key: K, value: DashboardModel[K]): void {
+    this.values = { ...this.values, [key]: value };
+  }
+  on(eventName: string, callback: Handler): void {
+    const handlers = this.listeners.get(eventName) ?? new Set<Handler>();
+    handlers.add(callback);
+    this.listeners.set(eventName, handlers);
+  }
+  off(eventName?: string | null, callback?: Handler | null): void {
+    for (const [name, handlers] of this.listeners) {
+      if (eventName && name !== eventName) {
+        continue;
+      }
+      if (callback) {
+        handlers.delete(callback);
+      } else {
+        handlers.clear();
+      }
+    }
+  }
+  send(content: DashboardMessage): void {
+    this.sent.push(content);
+  }
+  save_changes(): void {}
+  update(changes: Partial<DashboardModel>): void {
+    this.values = { ...this.values, ...changes };
+    for (const key of Object.keys(changes)) {
+      for (const handler of [...(this.listeners.get(`change:${key}`) ?? [])]) {
+        handler();
+      }
+    }
+  }
+}
+
+function row(index: number, overrides: Partial<Row> = {}): Row {
+  return {
+    id: `${String(index).padStart(4, "0")}abcdef0123456789abcdef01234567`,
+    name: `set ${index}`,
+    backend: "aer_simulator",
+    created: 1_700_000_000 - index,
+    tags: [],
+    state: "done",
+    final: 4,
+    chunks: 4,
+    experiments: 8,
+    usage: -1,
+    where: "here",
+    read_only: false,
+    message: "",
+    ...overrides,
+  };
+}
+
+function values(rows: Row[], overrides: Partial<DashboardModel> = {}): DashboardModel {
+  return {
+    rows,
+    updates: { seq: 0, rows: [] },
+    total: rows.length,
+    page: 0,
+    page_size: 50,
+    sort: "created",
+    descending: true,
+    name_filter: "",
+    tag_filter: "",
+    sort_keys: ["created", "name", "backend", "experiments", "usage", "state"],
+    opened: "",
+    message: "",
+    ...overrides,
+  };
+}
+
+let cleanups: Array<() => void> = [];
+
+function mount(initial: DashboardModel) {
+  const model = new FakeDashboardModel(initial);
+  const el = document.createElement("div");
+  document.body.append(el);
+  const cleanup = dashboard.render({ model, el });
+  cleanups.push(() => {
+    cleanup();
+    el.remove();
+  });
+  const trs = () => [...el.querySelectorAll<HTMLTableRowElement>("tr.qjm-d-row")];
+  const q = <T extends Element = HTMLElement>(selector: string, root: ParentNode = el): T => {
+    const found = root.querySelector<T>(selector);
+    if (found === null) {
+      throw new Error(`no ${selector}`);
+    }
+    return found;
+  };
+  return { model, el, trs, q };
+}
+
+afterEach(() => {
+  for (const cleanup of cleanups) {
+    cleanup();
+  }
+  cleanups = [];
+  vi.useRealTimers();
+});
+
+describe("dashboard view", () => {
+  it("renders one row per set from the rows trait", () => {
+    const { trs, q, el } = mount(
+      values([row(0, { state: "running", final: 1, tags: ["x"] }), row(1, { usage: 2.5 })], {
+        total: 120,
+      }),
+    );
+    expect(trs()).toHaveLength(2);
+    const first = trs()[0] as HTMLTableRowElement;
+    expect(q(".qjm-d-name", first).textContent).toBe("set 0x");
+    expect(q(".qjm-d-id", first).textContent).toBe("0000abcd");
+    expect(q(".qjm-d-state", first).textContent).toBe("running");
+    expect(q(".qjm-d-count", first).textContent).toBe("1 / 4");
+    expect(q<HTMLElement>(".qjm-d-fill", first).style.width).toBe("25%");
+    expect(q(".qjm-d-usage", trs()[1]).textContent).toBe("2.5 s");
+    expect(q(".qjm-d-page", el).textContent).toBe("page 1 of 3");
+    expect(q(".qjm-d-total", el).textContent).toBe("120 sets");
+    expect(q<HTMLButtonElement>(".qjm-d-cancel", first).disabled).toBe(false);
+    expect(q<HTMLButtonElement>(".qjm-d-delete", first).disabled).toBe(true);
+  });
+
+  it("applies a row delta to that row only", () => {
+    const { model, trs, q } = mount(values([row(0, { state: "running", final: 1 }), row(1)]));
+    const untouched = trs()[1];
+    model.update({
+      updates: { seq: 1, rows: [row(0, { state: "1 failed", final: 4 }), row(99)] },
+    });
+    expect(trs()).toHaveLength(2);
+    expect(q(".qjm-d-state", trs()[0]).textContent).toBe("1 failed");
+    expect(trs()[0]?.classList.contains("qjm-d-failed")).toBe(true);
+    expect(q<HTMLButtonElement>(".qjm-d-retry-failed", trs()[0]).disabled).toBe(false);
+    expect(trs()[1]).toBe(untouched);
+  });
+
+  it("sends sort, filter and page queries", () => {
+    vi.useFakeTimers();
+    const { model, q, el } = mount(values([row(0)], { total: 200 }));
+    q<HTMLButtonElement>('button[data-sort="name"]').click();
+    expect(model.sent[model.sent.length - 1]).toEqual({
+      type: "query",
+      sort: "name",
+      descending: true,
+    });
+    model.update({ sort: "name", descending: true });
+    q<HTMLButtonElement>('button[data-sort="name"]').click();
+    expect(model.sent[model.sent.length - 1]).toEqual({
+      type: "query",
+      sort: "name",
+      descending: false,
+    });
+    q<HTMLButtonElement>(".qjm-d-next", el).click();
+    expect(model.sent[model.sent.length - 1]).toEqual({ type: "query", page: 1 });
+    const input = q<HTMLInputElement>(".qjm-d-filter-name", el);
+    input.value = "sweep";
+    input.dispatchEvent(new Event("input"));
+    input.value = "sweeps";
+    input.dispatchEvent(new Event("input"));
+    const before = model.sent.length;
+    vi.advanceTimersByTime(FILTER_DELAY_MS);
+    expect(model.sent.slice(before)).toEqual([{ type: "query", name: "sweeps", tag: "", page: 0 }]);
+    expect(q<HTMLButtonElement>(".qjm-d-prev", el).disabled).toBe(true);
+  });
+
+  it("asks before deleting", () => {
+    const { model, trs, q } = mount(values([row(0)]));
+    const tr = trs()[0] as HTMLTableRowElement;
+    q<HTMLButtonElement>(".qjm-d-delete", tr).click();
+    expect(model.sent).toEqual([]);
+    expect(q<HTMLElement>(".qjm-d-confirm", tr).hidden).toBe(false);
+    q<HTMLButtonElement>(".qjm-d-confirm-no", tr).click();
+    expect(q<HTMLElement>(".qjm-d-confirm", tr).hidden).toBe(true);
+    expect(model.sent).toEqual([]);
+    q<HTMLButtonElement>(".qjm-d-delete", tr).click();
+    q<HTMLButtonElement>(".qjm-d-confirm-yes", tr).click();
+    expect(model.sent).toEqual([{ type: "delete", id: row(0).id }]);
+  });
+
+  it("opens, retries and cancels with one message each; Enter on a row opens it", () => {
+    const { model, trs, q } = mount(values([row(0, { state: "2 failed" }), row(1)]));
+    q<HTMLButtonElement>(".qjm-d-open", trs()[1]).click();
+    q<HTMLButtonElement>(".qjm-d-retry-failed", trs()[0]).click();
+    expect(model.sent).toEqual([
+      { type: "open", id: row(1).id },
+      { type: "retry_failed", id: row(0).id },
+    ]);
+    const first = trs()[0] as HTMLTableRowElement;
+    first.focus();
+    first.dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowDown", bubbles: true }));
+    expect(document.activeElement).toBe(trs()[1]);
+    trs()[1]?.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+    expect(model.sent[model.sent.length - 1]).toEqual({ type: "open", id: row(1).id });
+  });
+
+  it("renders every string as text, never markup", () => {
+    const payload = "<img src=x onerror=alert(1)>";
+    const { el, model, q } = mount(
+      values([row(0, { name: payload, backend: payload, message: payload, tags: [payload] })], {
+        message: payload,
+      }),
+    );
+    expect(el.querySelector("img")).toBeNull();
+    expect(q(".qjm-d-backend").textContent).toBe(payload);
+    expect(q(".qjm-d-message").textContent).toBe(payload);
+    expect(q(".qjm-d-message-bar").textContent).toBe(payload);
+    model.update({ updates: { seq: 1, rows: [row(0, { state: payload })] } });
+    expect(el.querySelector("img")).toBeNull();
+  });
+
+  it("ignores malformed rows and stops listening on cleanup", () => {
+    const bad = [{ id: 3 }, null, row(0)] as unknown as Row[];
+    const { trs, model } = mount(values(bad));
+    expect(trs()).toHaveLength(1);
+    const cleanup = cleanups.pop();
+    cleanup?.();
+    model.update({ rows: [row(0), row(1)] });
+  });
+});
