@@ -76,6 +76,8 @@ class ChunkRunner:
         self._cancel_requested: set[int] = set()
         self._failures: dict[int, int] = {}
         self._fetch_after: dict[int, float] = {}
+        self._fetching: set[int] = set()
+        """DONE chunks whose results a task on the pool is reading."""
         self._refused_cancels: dict[int, str] = {}
         self._unfinished = sum(not c.state.is_final for c in chunks)
         for chunk in chunks:
@@ -288,7 +290,7 @@ class ChunkRunner:
                 now = time.monotonic()
                 targets = [
                     (self._chunks[i], self._chunks[i].job)
-                    for i in sorted(self._in_flight)
+                    for i in sorted(self._in_flight - self._fetching)
                     if self._fetch_after.get(i, 0.0) <= now
                 ]
             readings = (
@@ -296,14 +298,30 @@ class ChunkRunner:
                 if targets
                 else []
             )
+            done = [
+                (chunk, job)
+                for (chunk, job), reading in zip(targets, readings, strict=True)
+                if reading is JobStatus.DONE
+            ]
             outcomes = [
                 (chunk, job, self._observe(chunk, job, reading))
                 for (chunk, job), reading in zip(targets, readings, strict=True)
+                if reading is not JobStatus.DONE
             ]
+            fetches = []
             with self._lock:
                 for chunk, job, apply in outcomes:
                     if chunk.job is job and chunk.state.in_flight:
                         changed |= apply()
+                # Results are read on the pool, several at once: a round in which hundreds of
+                # jobs ended must not read them one after another before the next round.
+                for chunk, job in done:
+                    if chunk.job is job and chunk.state.in_flight:
+                        self._fetching.add(chunk.index)
+                        fetches.append(self._task(partial(self._fetch, chunk, job)))
+                changed |= bool(fetches)
+            for task in fetches:
+                self._scheduler.submit(task)
         finally:
             with self._lock:
                 low, high = self._adapter.capabilities.poll_interval
@@ -312,6 +330,17 @@ class ChunkRunner:
                 )
                 self._next_poll = time.monotonic() + self._poll_interval
                 self._polling = False
+
+    def _fetch(self, chunk: ManagedJob, job: Any) -> None:
+        """Read a DONE job's results and usage (without the lock), then apply them."""
+        apply: Callable[[], bool] | None = None
+        try:
+            apply = self._observe(chunk, job, JobStatus.DONE)
+        finally:
+            with self._lock:
+                self._fetching.discard(chunk.index)
+                if apply is not None and chunk.job is job and chunk.state.in_flight:
+                    apply()
 
     def _observe(self, chunk: ManagedJob, job: Any, reading: StatusReading) -> Callable[[], bool]:
         """Act on a job's status (fetch its results once DONE) without the lock; return how to
