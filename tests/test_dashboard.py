@@ -1,0 +1,385 @@
+"""The dashboard's Python side: listing, live rows, actions and messages from the view.
+
+As in test_widget.py, the comm is replaced by one that records what would go over the wire and
+an asyncio loop in a thread stands in for the kernel's; the manager, store and backends are real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import json
+import pathlib
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import comm
+import pytest
+from comm_recorder import RecordingComm, kernel_event_loop, on_loop
+from conftest import basis_circuits, wait_until
+from qiskit_aer import AerSimulator
+
+from qjm_widget import ChunkState, JobManager, RetryPolicy
+from qjm_widget.dashboard import DashboardWidget
+from qjm_widget.persistence import snapshot
+from qjm_widget.store import Store
+from qjm_widget.testing import FaultyBackend
+from qjm_widget.widget import JobSetWidget
+
+SHOTS = 10
+
+
+@pytest.fixture(autouse=True)
+def recording_comm(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(comm, "create_comm", RecordingComm)
+
+
+@pytest.fixture
+def kernel_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    with kernel_event_loop() as loop:
+        yield loop
+
+
+def fill_store(path: pathlib.Path, count: int, *, prefix: str = "set") -> list[str]:
+    """``count`` finished sets written as real records (one real set's rows, copied under new
+    ids, names and creation times, one second apart): every tenth tagged "tenth". Ids returned
+    oldest first."""
+    template_manager = JobManager(store=None)
+    template = template_manager.run(
+        basis_circuits(4), AerSimulator(), max_experiments_per_job=2, shots=SHOTS
+    )
+    template.wait(timeout=60)
+    record = snapshot(template)
+    store = Store(path)
+    ids = []
+    start = time.time() - count
+    for i in range(count):
+        job_set_id = uuid.uuid4().hex
+        store.add_job_set(
+            dataclasses.replace(
+                record,
+                job_set_id=job_set_id,
+                name=f"{prefix} {i:05d}",
+                tags=["tenth"] if i % 10 == 0 else [],
+                created_at=start + i,
+                finished_at=start + i + 0.5,
+                owner=(None, None),
+            )
+        )
+        ids.append(job_set_id)
+    return ids
+
+
+def send(dashboard: DashboardWidget, content: Any) -> None:
+    dashboard._on_message(dashboard.table, content, [])
+
+
+def names(dashboard: DashboardWidget) -> list[str]:
+    return [row["name"] for row in dashboard.table.rows]
+
+
+def row(dashboard: DashboardWidget, job_set_id: str) -> dict[str, Any]:
+    (found,) = [r for r in dashboard.table.rows if r["id"] == job_set_id]
+    return found
+
+
+@pytest.fixture
+def dashboard_of(kernel_loop: asyncio.AbstractEventLoop) -> Iterator[Any]:
+    made: list[DashboardWidget] = []
+
+    def make(manager: JobManager, **kwargs: Any) -> DashboardWidget:
+        dashboard = on_loop(
+            kernel_loop, lambda: DashboardWidget(manager, loop=kernel_loop, **kwargs)
+        )
+        made.append(dashboard)
+        return dashboard
+
+    yield make
+    for dashboard in made:
+        on_loop(kernel_loop, dashboard.close)
+
+
+def test_1000_stored_sets_are_written_in_seconds(tmp_path: pathlib.Path) -> None:
+    started = time.perf_counter()
+    fill_store(tmp_path / "store.sqlite3", 1000)
+    assert time.perf_counter() - started < 30
+
+
+def test_listing_is_newest_first_paged_filtered_and_sorted(
+    tmp_path: pathlib.Path, dashboard_of: Any
+) -> None:
+    fill_store(tmp_path / "store.sqlite3", 120)
+    manager = JobManager(store=tmp_path / "store.sqlite3")
+    dashboard = dashboard_of(manager)
+    table = dashboard.table
+    assert table.total == 120
+    assert names(dashboard) == [f"set {i:05d}" for i in range(119, 69, -1)]
+    first = table.rows[0]
+    assert (first["state"], first["final"], first["chunks"], first["experiments"]) == (
+        "done",
+        2,
+        2,
+        4,
+    )
+    assert first["where"] == "stored"
+    assert len(first["id"]) == 32
+
+    send(dashboard, {"type": "query", "page": 2})
+    assert names(dashboard) == [f"set {i:05d}" for i in range(19, -1, -1)]
+    send(dashboard, {"type": "query", "page": 3})  # beyond the last page: refused, shown
+    assert "beyond the last page" in table.message
+    assert table.page == 2
+
+    send(dashboard, {"type": "query", "tag": "tenth", "page": 2})  # new filters: page 0
+    assert table.total == 12
+    assert table.page == 0
+    assert names(dashboard)[:2] == ["set 00110", "set 00100"]
+    send(dashboard, {"type": "query", "tag": "", "name": "SET 0011"})
+    assert names(dashboard) == [f"set {i:05d}" for i in range(119, 109, -1)]
+    send(dashboard, {"type": "query", "name": "", "sort": "name", "descending": False})
+    assert names(dashboard)[:3] == ["set 00000", "set 00001", "set 00002"]
+    assert (table.sort, table.descending) == ("name", False)
+
+
+def test_live_sets_without_a_store_are_listed_and_merged(
+    dashboard_of: Any, tmp_path: pathlib.Path
+) -> None:
+    memory = JobManager(store=None)
+    for name in ("first", "second"):
+        memory.run(basis_circuits(2), AerSimulator(), name=name, shots=SHOTS).wait(timeout=60)
+    dashboard = dashboard_of(memory)
+    assert names(dashboard) == ["second", "first"]
+    assert all(r["where"] == "here" for r in dashboard.table.rows)
+    send(dashboard, {"type": "query", "name": "fir"})
+    assert names(dashboard) == ["first"]
+
+    # A store's sets and a live set it lacks, in one order.
+    fill_store(tmp_path / "store.sqlite3", 3)
+    stored = JobManager(store=tmp_path / "store.sqlite3")
+    stray = memory.job_sets(name="second")[0]
+    with stored._lock:
+        stored._job_sets[stray.job_set_id()] = stray
+    both = dashboard_of(stored)
+    assert names(both) == ["second", "set 00002", "set 00001", "set 00000"]
+    assert both.table.total == 4
+
+
+def test_a_running_row_updates_live_with_a_few_bytes_per_change(
+    tmp_path: pathlib.Path, dashboard_of: Any
+) -> None:
+    fill_store(tmp_path / "store.sqlite3", 60)
+    manager = JobManager(store=tmp_path / "store.sqlite3")
+    backend = FaultyBackend(AerSimulator(), hold_queued=0.6)
+    job_set = manager.run(
+        basis_circuits(8), backend, name="live", max_experiments_per_job=2, shots=SHOTS
+    )
+    dashboard = dashboard_of(manager)
+    table = dashboard.table
+    assert table.rows[0]["name"] == "live"
+    assert table.rows[0]["state"] == "running"
+    assert len(table.rows) == 50
+    page_bytes = len(json.dumps(table.rows))
+    recorder: RecordingComm = table.comm
+    recorder.sent.clear()
+    job_set.wait(timeout=60)
+    assert wait_until(lambda: row(dashboard, job_set.job_set_id())["state"] == "done", 10)
+    updates = [m for m in recorder.updates() if "updates" in m.data.get("state", {})]
+    assert updates, "no row update was sent"
+    for message in updates:
+        sent = message.data["state"]["updates"]["rows"]
+        assert [r["id"] for r in sent] == [job_set.job_set_id()]
+        assert message.size < 1000, message.data  # one row, not the page
+    assert row(dashboard, job_set.job_set_id())["final"] == 4
+    # At most 10 updates a second; the set ran at least 0.6 s.
+    times = [m.at for m in updates]
+    assert all(b - a >= 0.09 for a, b in itertools.pairwise(times))
+    assert page_bytes > 20 * 1000 / 2  # the page is much bigger than one update
+    # The set ended: the whole page went out once, so saved state shows the end.
+    assert any("rows" in m.data.get("state", {}) for m in recorder.updates())
+
+
+def test_a_set_run_after_the_dashboard_opened_appears(dashboard_of: Any) -> None:
+    manager = JobManager(store=None)
+    dashboard = dashboard_of(manager, poll_interval=0.1)
+    assert dashboard.table.rows == []
+    job_set = manager.run(basis_circuits(2), AerSimulator(), name="late", shots=SHOTS)
+    assert wait_until(lambda: names(dashboard) == ["late"], 5)
+    job_set.wait(timeout=60)
+    assert wait_until(lambda: dashboard.table.rows[0]["state"] == "done", 5)
+
+
+def test_open_retry_cancel_and_delete(
+    tmp_path: pathlib.Path, dashboard_of: Any, kernel_loop: asyncio.AbstractEventLoop
+) -> None:
+    path = tmp_path / "store.sqlite3"
+    (old,) = fill_store(path, 1)
+    manager = JobManager(store=path)
+    failing = FaultyBackend(
+        AerSimulator(), error_jobs=1, error_when=lambda cs: cs[0].name == "basis_0"
+    )
+    failed = manager.run(
+        basis_circuits(4),
+        failing,
+        name="failing",
+        max_experiments_per_job=2,
+        shots=SHOTS,
+        retry_policy=RetryPolicy(attempts=1),
+    )
+    failed.wait(timeout=60)
+    slow = manager.run(
+        basis_circuits(4), FaultyBackend(AerSimulator(), hold_queued=30), name="slow", shots=SHOTS
+    )
+    dashboard = dashboard_of(manager)
+    do = lambda content: on_loop(kernel_loop, lambda: send(dashboard, content))  # noqa: E731
+    assert row(dashboard, failed.job_set_id())["state"] == "1 failed"
+
+    do({"type": "open", "id": old})  # a stored set: retrieved, its widget under the table
+    (opened,) = dashboard.slot.children
+    assert isinstance(opened, JobSetWidget)
+    assert opened.job_set_id == old
+    assert dashboard.table.opened == old
+    do({"type": "close"})
+    assert dashboard.slot.children == ()
+    assert opened.comm is None  # closed with its listener
+
+    do({"type": "retry_failed", "id": failed.job_set_id()})
+    assert row(dashboard, failed.job_set_id())["message"] == "retrying 1 chunks"
+    failed.wait(timeout=60)
+    assert wait_until(lambda: row(dashboard, failed.job_set_id())["state"] == "done", 10)
+
+    do({"type": "delete", "id": slow.job_set_id()})  # running: refused, said in its row
+    assert "still running" in row(dashboard, slow.job_set_id())["message"]
+    do({"type": "cancel", "id": slow.job_set_id()})
+    slow.wait(timeout=30)
+    assert wait_until(lambda: row(dashboard, slow.job_set_id())["state"] == "cancelled", 10)
+    do({"type": "delete", "id": slow.job_set_id()})
+    assert slow.job_set_id() not in [r["id"] for r in dashboard.table.rows]
+    assert manager.store is not None
+    assert manager.store.load(slow.job_set_id()) is None
+
+
+def test_a_stored_set_is_retried_on_the_backend_the_dashboard_was_given(
+    tmp_path: pathlib.Path, dashboard_of: Any, kernel_loop: asyncio.AbstractEventLoop
+) -> None:
+    path = tmp_path / "store.sqlite3"
+    first = JobManager(store=path)
+    failing = FaultyBackend(
+        AerSimulator(), error_jobs=1, error_when=lambda cs: cs[0].name == "basis_2"
+    )
+    job_set = first.run(
+        basis_circuits(4),
+        failing,
+        max_experiments_per_job=2,
+        shots=SHOTS,
+        retry_policy=RetryPolicy(attempts=1),
+    )
+    job_set.wait(timeout=60)
+    later = JobManager(store=path)  # another session: the set is only in the store
+    bare = dashboard_of(later)
+    job_set_id = job_set.job_set_id()
+    on_loop(kernel_loop, lambda: send(bare, {"type": "retry_failed", "id": job_set_id}))
+    assert "pass backends=" in row(bare, job_set_id)["message"]
+
+    dashboard = dashboard_of(later, backends={failing.name: FaultyBackend(AerSimulator())})
+    on_loop(kernel_loop, lambda: send(dashboard, {"type": "retry_failed", "id": job_set_id}))
+    retried = later.retrieve_job_set(job_set_id)
+    retried.wait(timeout=60)
+    assert retried.results().success
+    assert wait_until(lambda: row(dashboard, job_set_id)["state"] == "done", 10)
+
+
+def test_a_set_another_process_runs_is_read_again_from_the_store(
+    tmp_path: pathlib.Path, dashboard_of: Any
+) -> None:
+    path = tmp_path / "store.sqlite3"
+    (job_set_id,) = fill_store(path, 1)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        store = Store(path)
+        stored = store.load(job_set_id)
+        assert stored is not None
+        import socket
+
+        store.save_job_set_fields(
+            job_set_id, finished_at=None, owner_host=socket.gethostname(), owner_pid=other.pid
+        )
+        chunk = stored.chunks[1]
+        chunk.state = ChunkState.RUNNING
+        store.save_chunks(job_set_id, [chunk])
+        dashboard = dashboard_of(JobManager(store=path), poll_interval=0.1)
+        shown = row(dashboard, job_set_id)
+        assert (shown["state"], shown["where"], shown["read_only"]) == (
+            "running",
+            "elsewhere",
+            True,
+        )
+        chunk.state = ChunkState.DONE
+        store.save_chunks(job_set_id, [chunk])
+        assert wait_until(lambda: row(dashboard, job_set_id)["state"] == "done", 5)
+    finally:
+        other.kill()
+        other.wait()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "open",
+        None,
+        {"type": "explode"},
+        {"type": "open"},
+        {"type": "open", "id": 7},
+        {"type": "delete", "id": "0" * 32},
+        {"type": "query", "page": -1},
+        {"type": "query", "page": True},
+        {"type": "query", "page": "1"},
+        {"type": "query", "sort": "DROP TABLE job_sets"},
+        {"type": "query", "descending": "yes"},
+        {"type": "query", "name": 3},
+        {"type": "query", "name": "x" * 500},
+    ],
+)
+def test_bad_messages_are_ignored_with_a_message(
+    tmp_path: pathlib.Path, dashboard_of: Any, content: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    fill_store(tmp_path / "store.sqlite3", 3)
+    dashboard = dashboard_of(JobManager(store=tmp_path / "store.sqlite3"))
+    before = list(dashboard.table.rows)
+    send(dashboard, content)
+    assert dashboard.table.message.startswith("ignored: ")
+    assert "ignored a message from the dashboard" in caplog.text
+    assert dashboard.table.rows == before
+
+
+def test_close_stops_the_poller_and_the_listeners(dashboard_of: Any) -> None:
+    manager = JobManager(store=None)
+    job_set = manager.run(
+        basis_circuits(2), FaultyBackend(AerSimulator(), hold_queued=0.3), shots=SHOTS
+    )
+    dashboard = DashboardWidget(manager, poll_interval=0.05)
+    assert dashboard._subscriptions
+    dashboard.close()
+    assert not dashboard._poller.is_alive()
+    assert not dashboard._subscriptions
+    job_set.wait(timeout=30)
+
+
+def test_the_manager_shows_its_dashboard_or_its_report(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
+) -> None:
+    manager = JobManager(store=tmp_path / "store.sqlite3")
+    manager.run(basis_circuits(2), AerSimulator(), name="shown", shots=SHOTS).wait(timeout=60)
+    bundle = manager._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    import qjm_widget.dashboard as module
+
+    dashboard = manager.dashboard()
+    assert isinstance(dashboard, module.DashboardWidget)
+    dashboard.close()
+    monkeypatch.setitem(sys.modules, "qjm_widget.dashboard", None)  # as without anywidget
+    assert "shown" in manager._repr_mimebundle_()["text/plain"]
