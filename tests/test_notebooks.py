@@ -89,6 +89,11 @@ def test_notebook_runs_and_saves_the_final_widget_state(path: pathlib.Path) -> N
         assert min(codes) >= 5, f"unfinished chunks in the saved state: {list(codes)}"
         assert state["finished_at"] > 0
         assert state["histogram"]["total"] > 0
+    if path.name == "dashboard.ipynb":
+        saved = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+        tables = [m["state"] for m in saved.values() if "sort_keys" in m.get("state", {})]
+        assert len(tables) == 1, "no dashboard was saved in the notebook"
+        assert {"small", "tagged"} <= {row["name"] for row in tables[0]["rows"]}
     if path.name == "demo.ipynb":
         (state,) = states
         assert state["num_chunks"] == 40
