@@ -1,0 +1,146 @@
+"""The dashboard: first page of 10,000 stored sets, and one row update in Chromium.
+
+1. Listing (metadata only): 10,000 finished sets written to a fresh store as real records, then
+   the time from ``DashboardWidget(manager)`` to its table's state holding the first page
+   (target <= 0.5 s), by creation and by state (the aggregate order); 5 runs each, median.
+2. One row update in the browser (target p95 <= 16 ms): the real bundle
+   (qjm_widget/static/dashboard.js) in a page with a minimal host model of 50 rows; 300 updates
+   of one changed row, each from the change event to the end of forced style and layout.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import pathlib
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))
+
+import comm
+from browser_support import CHROMIUM, CHROMIUM_ARGS
+from comm_recorder import RecordingComm
+from playwright.sync_api import sync_playwright
+from test_dashboard import fill_store
+
+from qjm_widget import JobManager
+from qjm_widget.dashboard import DashboardWidget
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+STORED = 10_000
+RUNS = 5
+UPDATES = 300
+LIST_TARGET = 0.5
+UPDATE_TARGET = 16.0
+
+PAGE = """<!doctype html><html><head><link rel="stylesheet" href="dashboard.css"></head>
+<body><div id="host"></div><script type="module">
+import dashboard from "./dashboard.js";
+const row = (i, final) => ({ id: `${String(i).padStart(8, "0")}${"a".repeat(24)}`,
+  name: `set ${i}`, backend: "aer_simulator", created: 1.7e9 - i, tags: ["bench"],
+  state: final < 40 ? "running" : "done", final, chunks: 40, experiments: 400, usage: -1,
+  where: "here", read_only: false, message: "" });
+const values = { rows: Array.from({ length: 50 }, (_, i) => row(i, 0)),
+  updates: { seq: 0, rows: [] }, total: 10000, page: 0, page_size: 50, sort: "created",
+  descending: true, name_filter: "", tag_filter: "",
+  sort_keys: ["created", "name", "backend", "experiments", "usage", "state"], opened: "",
+  message: "" };
+const listeners = new Map();
+const model = {
+  get: (k) => values[k], set: (k, v) => { values[k] = v; }, save_changes() {}, send() {},
+  on(e, cb) { if (!listeners.has(e)) listeners.set(e, new Set()); listeners.get(e).add(cb); },
+  off(e, cb) { if (!e) { listeners.clear(); return; } listeners.get(e)?.delete(cb); },
+  widget_manager: {},
+};
+const el = document.getElementById("host");
+dashboard.render({ model, el });
+window.runBenchmark = (updates) => {
+  const times = [];
+  for (let u = 0; u < updates; u++) {
+    values.updates = { seq: u + 1, rows: [row((u * 7) % 50, 1 + (u % 40))] };
+    const start = performance.now();
+    for (const cb of listeners.get("change:updates") ?? []) cb();
+    el.getBoundingClientRect(); document.body.offsetHeight;  // force style + layout
+    times.push(performance.now() - start);
+  }
+  return times;
+};
+window.ready = true;
+</script></body></html>"""
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def listing() -> None:
+    comm.create_comm = RecordingComm  # the widget's host: no kernel here
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="qjm-dashboard-bench-"))
+    try:
+        started = time.perf_counter()
+        fill_store(folder / "store.sqlite3", STORED)
+        print(
+            f"dashboard listing: {STORED} stored sets written in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+        manager = JobManager(store=folder / "store.sqlite3")
+        for sort in ("created", "state"):
+            times = []
+            for _ in range(RUNS):
+                started = time.perf_counter()
+                dashboard = DashboardWidget(manager)
+                if sort != "created":
+                    dashboard._on_message(dashboard.table, {"type": "query", "sort": sort}, [])
+                assert len(dashboard.table.rows) == 50
+                assert dashboard.table.total == STORED
+                times.append(time.perf_counter() - started)
+                dashboard.close()
+            median = statistics.median(times)
+            print(
+                f"  first page by {sort}: median {median * 1000:.0f} ms of {RUNS} "
+                f"[{', '.join(f'{t * 1000:.0f}' for t in times)}], ratio to the "
+                f"{LIST_TARGET} s target {median / LIST_TARGET:.2f} "
+                f"{'OK' if median <= LIST_TARGET else 'MISSED'}"
+            )
+    finally:
+        shutil.rmtree(folder)
+
+
+def row_update() -> None:
+    site = pathlib.Path(tempfile.mkdtemp(prefix="qjm-dashboard-view-"))
+    for name in ("dashboard.js", "dashboard.css"):
+        shutil.copy(ROOT / "qjm_widget" / "static" / name, site / name)
+    (site / "index.html").write_text(PAGE)
+    handler = functools.partial(QuietHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"http://127.0.0.1:{server.server_address[1]}/index.html")
+            page.wait_for_function("window.ready === true")
+            rows = page.locator("tr.qjm-d-row").count()
+            times = sorted(page.evaluate(f"window.runBenchmark({UPDATES})"))
+            browser.close()
+    finally:
+        server.shutdown()
+        shutil.rmtree(site)
+    p95 = times[int(0.95 * len(times)) - 1]
+    print(f"dashboard row update: {rows} rows, {UPDATES} updates of one row, Chromium")
+    print(
+        f"  median {statistics.median(times):.2f} ms, p95 {p95:.2f} ms, max {times[-1]:.2f} ms, "
+        f"ratio to the {UPDATE_TARGET:.0f} ms target {p95 / UPDATE_TARGET:.2f} "
+        f"{'OK' if p95 <= UPDATE_TARGET else 'MISSED'}"
+    )
+
+
+if __name__ == "__main__":
+    listing()
+    row_update()
