@@ -12,7 +12,7 @@ import threading
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
-from .chunk import ChunkState
+from .chunk import ChunkState, ManagedJob
 from .exceptions import JobManagerInvalidInputError, JobManagerTimeoutError
 
 if TYPE_CHECKING:
@@ -85,6 +85,7 @@ class JobSetProgress:
         self._closing = False
         self._finish_lock = threading.Lock()
         self._closed = False
+        self._failed_inside: dict[int, tuple[object, bool]] = {}
         final, failed, running = self._tally()
         self.bar: Any = tqdm(
             total=len(job_set.managed_jobs()),
@@ -173,8 +174,18 @@ class JobSetProgress:
             state = chunk.state
             final += state.is_final
             running += state.in_flight
-            failed += state in _FAILED or (state is ChunkState.DONE and not chunk.succeeded)
+            failed += state in _FAILED or (state is ChunkState.DONE and self._has_failures(chunk))
         return final, failed, running
+
+    def _has_failures(self, chunk: ManagedJob) -> bool:
+        # Reading every experiment of every chunk at each redraw costs a large set dearly; a
+        # chunk's failures change only with its results.
+        results = chunk.results
+        seen = self._failed_inside.get(chunk.index)
+        if seen is None or seen[0] is not results:
+            seen = (results, bool(chunk.failed_experiments))
+            self._failed_inside[chunk.index] = seen
+        return seen[1]
 
     def _draw(self, note: str | None = None, *, show: bool = True) -> None:
         final, failed, running = self._tally()

@@ -130,6 +130,20 @@ def test_redraws_are_coalesced_to_at_most_ten_a_second(manager: JobManager) -> N
     assert "30/30 [" in frames(out.getvalue())[-1]
 
 
+def test_an_error_in_the_block_closes_the_bar_and_is_named_on_it(manager: JobManager) -> None:
+    backend = FaultyBackend(AerSimulator(), hold_queued=300)
+    job_set = manager.run(basis_circuits(2), backend, shots=SHOTS, max_experiments_per_job=1)
+    out = io.StringIO()
+    bar = qjm_widget.progress(job_set, file=out)
+    with pytest.raises(RuntimeError, match="the user's loop failed"), bar:
+        raise RuntimeError("the user's loop failed")
+    assert bar.closed
+    assert not progress_threads()
+    last = frames(out.getvalue())[-1]
+    assert "0/2 [" in last
+    assert last.rstrip().endswith(", stopped by RuntimeError]"), last
+
+
 def test_a_timeout_closes_the_bar_and_raises(
     manager: JobManager, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -197,7 +211,11 @@ def test_a_script_waiting_with_progress_writes_the_bar_to_its_stderr() -> None:
 
 
 INTERRUPTED_RUN = """
-import sys, threading, time
+import signal, sys, threading, time
+
+# Control-C raises KeyboardInterrupt as in a terminal, also where the test runs in a background
+# job whose shell made children ignore SIGINT (Python then installs no handler of its own).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from qiskit_aer import AerSimulator
 from support import basis_circuits
 from qjm_widget import JobManager
