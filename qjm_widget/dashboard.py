@@ -116,6 +116,7 @@ class DashboardWidget(ipywidgets.VBox):
         self._last_flush = 0.0
         self._subscriptions: dict[str, Callable[[], None]] = {}
         self._opened_widget: Any = None
+        self._followed: Any = None
         self._stop = threading.Event()
         self._subscribe_new()
         self.load_page()
@@ -351,11 +352,13 @@ class DashboardWidget(ipywidgets.VBox):
                 raise JobManagerInvalidStateError(
                     "run by another process: it opens here once that process has ended"
                 )
-            job_set = follow(job_set_id)
+            job_set = follow(job_set_id)  # a read-only copy, followed through the store
             note = "read-only: run by another process"
         else:
             job_set = self._job_set(job_set_id, to_run=False)
         self._close_opened()
+        if job_set_id not in self._live():
+            self._followed = job_set  # not this manager's: stop following it once closed
         self._opened_widget = job_set.widget()
         self.slot.children = [self._opened_widget]
         self.table.opened = job_set_id
@@ -366,6 +369,10 @@ class DashboardWidget(ipywidgets.VBox):
             self.slot.children = []
             self._opened_widget.close()
             self._opened_widget = None
+        followed, self._followed = self._followed, None
+        close = getattr(followed, "close", None)
+        if close is not None:
+            close()
         self.table.opened = ""
 
     def _retry_failed(self, job_set_id: str) -> str:

@@ -318,9 +318,17 @@ def test_a_set_another_process_runs_is_read_again_from_the_store(
             "elsewhere",
             True,
         )
+        send(dashboard, {"type": "open", "id": job_set_id})  # read-only, followed
+        (opened,) = dashboard.slot.children
+        assert isinstance(opened, JobSetWidget)
+        assert row(dashboard, job_set_id)["message"] == "read-only: run by another process"
+        send(dashboard, {"type": "cancel", "id": job_set_id})
+        assert "another process" in row(dashboard, job_set_id)["message"]
         chunk.state = ChunkState.DONE
         store.save_chunks(job_set_id, [chunk])
         assert wait_until(lambda: row(dashboard, job_set_id)["state"] == "done", 5)
+        send(dashboard, {"type": "close"})
+        assert dashboard.slot.children == ()
     finally:
         other.kill()
         other.wait()
