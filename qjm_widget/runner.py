@@ -258,7 +258,9 @@ class ChunkRunner:
     def _wait_for_slot(self, chunk: ManagedJob, limit: int) -> None:
         """The backend refused the chunk's job for its pending-job limit of ``limit``."""
         if self._limit.pending:
-            # One of our jobs ending frees a slot; the chunk waits in line for it.
+            # One of our jobs ending frees a slot; the chunk waits in line for it. Poll now: a
+            # job that ended since the last round still counts as pending until it is seen.
+            self._next_poll = 0.0
             chunk.note = (
                 f"waiting for a free slot under the pending-job limit: {self._adapter.name} "
                 f"takes at most {limit} pending job{'s' * (limit != 1)} from this account "

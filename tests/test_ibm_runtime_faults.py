@@ -30,6 +30,7 @@ from qjm_widget import (
     ManagedJobSet,
     ManagedResultDataNotAvailable,
     RetryPolicy,
+    pending_limit,
 )
 from qjm_widget.widget import JobSetWidget
 
@@ -251,6 +252,23 @@ def test_real_pending_limit_without_a_cap_waits_out_3458_and_completes_exactly(
     assert any(learned in (note or "") for note in log.notes_in("pending")), log.seen
     assert "failed" not in log.states(), log.seen
     assert [c.attempts for c in job_set.managed_jobs()] == [1] * 4
+    one_completed_job_per_chunk(api, job_set)
+
+
+def test_a_limit_ibm_lifts_mid_set_is_found_by_a_probe_beyond_it(
+    api: RuntimeStandIn, manager: JobManager, backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pending_limit, "_PROBE_AFTER", (0.3, 0.6))
+    api.max_pending = 2
+    api.hold()  # every job stays queued: only a lifted limit lets more than two in
+    job_set = start(manager, backend, 6, 1)
+    assert wait_until(lambda: requests_to(api, "POST", JOBS_PATH, 409) >= 1, TIMEOUT)
+    assert len(api.jobs) == 2
+    api.max_pending = None  # a plan upgrade: IBM says nothing
+    assert wait_until(lambda: len(api.jobs) == 6, TIMEOUT), job_set.report()
+    api.release()
+    assert_exact(job_set, range(6), 6)
+    assert [c.attempts for c in job_set.managed_jobs()] == [1] * 6
     one_completed_job_per_chunk(api, job_set)
 
 
