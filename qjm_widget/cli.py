@@ -11,7 +11,8 @@ Exit codes:
   cancelled, or done with failed experiments.
 - 2: bad arguments (argparse's own code), an unknown id, or an id prefix that is shorter than
   4 characters or matches several sets.
-- 3: the file is not a qjm_widget store (or cannot be opened as one); it is left untouched.
+- 3: the file is not a qjm_widget store (foreign, corrupt, or from a newer qjm_widget), or
+  cannot be opened as one; it is left untouched.
 - 4: ``delete``: another live process runs the set.
 - 130: interrupted (Control-C); a watched set goes on running.
 """
