@@ -367,7 +367,10 @@ class DashboardWidget(ipywidgets.VBox):
     def _close_opened(self) -> None:
         if self._opened_widget is not None:
             self.slot.children = []
-            self._opened_widget.close()
+            # A set's widget is shared by every display of the set: only a followed copy's,
+            # which nothing else shows, is closed with it.
+            if self._followed is not None:
+                self._opened_widget.close()
             self._opened_widget = None
         followed, self._followed = self._followed, None
         close = getattr(followed, "close", None)
