@@ -169,6 +169,9 @@ class JobSetWidget(anywidget.AnyWidget):
             self._write_summary()
         self.on_msg(self._on_message)
         self._unsubscribe = job_set.subscribe(self._on_event)
+        # A chunk that changed after its code was read above and before this subscription sent
+        # an event no one heard (a fast set can end in that gap): look at them all once more.
+        self._mark(range(len(chunks)), counts=True)
         if self.comm is not None:
             # The front end may close the comm too: then this widget is closed for good.
             self.comm.on_close(lambda _msg: self.close())
@@ -189,10 +192,14 @@ class JobSetWidget(anywidget.AnyWidget):
     # -- from the job set (any thread) ----------------------------------------------------
 
     def _on_event(self, event: JobSetEvent) -> None:
+        chunk = () if event.chunk_index is None else (event.chunk_index,)
+        self._mark(chunk, counts=event.kind in ("counts", "set", "final"))
+
+    def _mark(self, chunks: Iterable[int], *, counts: bool) -> None:
+        """Note chunks (and the counts, if ``counts``) to write, and schedule a flush."""
         with self._lock:
-            if event.chunk_index is not None:
-                self._dirty.add(event.chunk_index)
-            self._counts_dirty |= event.kind in ("counts", "set", "final")
+            self._dirty.update(chunks)
+            self._counts_dirty |= counts
             if self._scheduled:
                 return
             self._scheduled = True

@@ -384,3 +384,29 @@ def test_displaying_a_set_again_shows_the_same_widget_over_one_comm(
     assert len(opened) == 4
     job_set.widget().close()
     other.widget().close()
+
+
+def test_changes_between_reading_the_set_and_subscribing_reach_the_view(
+    manager: JobManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fast set can end while the widget is being made, after it read the chunks' states and
+    before it subscribed: the events of that gap go to no one, yet the view must see the end."""
+    job_set = manager.run(
+        basis_circuits(4),
+        FaultyBackend(AerSimulator(), hold_queued=0.2),
+        max_experiments_per_job=1,
+        shots=10,
+    )
+    subscribe = job_set.subscribe
+
+    def late_subscribe(listener: Any) -> Any:
+        job_set.wait(timeout=30)  # every event of the set is past
+        return subscribe(listener)
+
+    monkeypatch.setattr(job_set, "subscribe", late_subscribe)
+    widget = JobSetWidget(job_set)
+    assert isinstance(widget.comm, RecordingComm)
+    wait_for_the_last_delta(widget.comm, 4)
+    assert widget.finished_at > 0
+    assert widget.histogram["total"] == 40
+    widget.close()
