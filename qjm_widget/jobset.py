@@ -35,6 +35,7 @@ from .workload import Experiment, Loc
 logger = logging.getLogger(__name__)
 
 _RETRYABLE = (ChunkState.ERROR, ChunkState.FAILED, ChunkState.LOST)
+_WAKE_SECONDS = 0.25
 
 
 class ManagedJobSet(ChunkRunner):
@@ -309,11 +310,18 @@ class ManagedJobSet(ChunkRunner):
         if progress_flag(progress):
             wait_with_progress(self, seconds)
             return
+        deadline = None if seconds is None else time.monotonic() + seconds
         with self._changed:
-            if not self._changed.wait_for(lambda: self._unfinished == 0, seconds):
-                raise JobManagerTimeoutError(
-                    f"job set {self._id} has {self._unfinished} unfinished chunks after {timeout} s"
-                )
+            while self._unfinished:
+                left = _WAKE_SECONDS if deadline is None else deadline - time.monotonic()
+                if left <= 0:
+                    raise JobManagerTimeoutError(
+                        f"job set {self._id} has {self._unfinished} unfinished chunks after "
+                        f"{timeout} s"
+                    )
+                # In slices: a Control-C the OS hands to another thread is raised in this one
+                # only once it wakes, and a wait on a lock without a timeout never does.
+                self._changed.wait(min(left, _WAKE_SECONDS))
         # Deliver the last events before returning, so listeners (the store among them) have
         # seen the end: a script may exit right after results().
         self._events.flush()

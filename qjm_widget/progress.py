@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
@@ -98,11 +99,17 @@ class JobSetProgress:
             dynamic_ncols=True,
             postfix=_postfix(failed, running),
         )
-        self._unsubscribe = job_set.subscribe(self._on_event)
-        self._thread = threading.Thread(
-            target=self._follow, name=f"qjm-progress-{job_set.job_set_id()}", daemon=True
-        )
-        self._thread.start()
+        self._unsubscribe: Callable[[], None] = lambda: None
+        try:
+            self._unsubscribe = job_set.subscribe(self._on_event)
+            self._thread = threading.Thread(
+                target=self._follow, name=f"qjm-progress-{job_set.job_set_id()}", daemon=True
+            )
+            self._thread.start()
+        except BaseException:  # a Control-C while starting leaves no bar open behind it
+            self._closing = True
+            self._finish(None)
+            raise
 
     @property
     def closed(self) -> bool:
@@ -135,12 +142,7 @@ class JobSetProgress:
             self.close()
         elif issubclass(kind, KeyboardInterrupt):
             self.close("interrupted")
-            print(
-                f"qjm_widget: stopped waiting for job set {self._job_set.job_set_id()}; it was "
-                "not cancelled and goes on running (job_set.cancel() stops it)",
-                file=self._file or sys.stderr,
-                flush=True,
-            )
+            _say_not_cancelled(self._job_set, self._file)
         elif issubclass(kind, JobManagerTimeoutError):
             self.close("timed out")
         else:
@@ -234,5 +236,19 @@ def progress(
 
 
 def wait_with_progress(job_set: ManagedJobSet, timeout: float | None) -> None:
-    with JobSetProgress(job_set):
+    try:
+        bar = JobSetProgress(job_set)
+    except KeyboardInterrupt:
+        _say_not_cancelled(job_set, None)
+        raise
+    with bar:
         job_set.wait(timeout)
+
+
+def _say_not_cancelled(job_set: ManagedJobSet, file: IO[str] | None) -> None:
+    print(
+        f"qjm_widget: stopped waiting for job set {job_set.job_set_id()}; it was not cancelled "
+        "and goes on running (job_set.cancel() stops it)",
+        file=file or sys.stderr,
+        flush=True,
+    )

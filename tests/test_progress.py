@@ -230,12 +230,14 @@ print(job_set.job_set_id(), flush=True)
 
 def in_the_wait():
     frame = sys._current_frames().get(threading.main_thread().ident)
-    names = []
+    calls = []
     while frame is not None:
-        names.append(frame.f_code.co_name)
+        calls.append((frame.f_code.co_filename.rsplit("/", 1)[-1], frame.f_code.co_name))
         frame = frame.f_back
     queued = all(c.state.value == "queued" for c in job_set.managed_jobs())
-    return queued and names[:2] == ["wait", "wait_for"] and "wait_with_progress" in names
+    # Blocked in the set's own wait, not in some other wait on the way (tqdm starts a thread).
+    inside = calls[:2] == [("threading.py", "wait"), ("jobset.py", "wait")]
+    return queued and inside and ("progress.py", "wait_with_progress") in calls
 
 
 def tell_when_waiting():
