@@ -45,10 +45,16 @@ function rows(detail: ChunkDetail): Array<[string, string]> {
   return result;
 }
 
+/**
+ * `refocus(index)` is called when the focused Cancel or Retry button of chunk `index` is disabled
+ * (the kernel took the action): a disabled button drops the focus, and a keyboard user would
+ * otherwise have to start again from the top of the page.
+ */
 export function createDetails(
   parent: HTMLElement,
   send: Send,
   select: (index: number) => void,
+  refocus: (index: number) => void = () => {},
 ): Details {
   const root = element("section", "qjm-details");
   root.setAttribute("aria-label", "Chunk details");
@@ -98,6 +104,8 @@ export function createDetails(
       actions.hidden = true;
       return;
     }
+    const focused = document.activeElement;
+    const buttonFocused = detail.index === index && (focused === cancel || focused === retry);
     index = detail.index;
     root.classList.remove("qjm-empty");
     title.textContent = `Chunk ${detail.index}`;
@@ -115,6 +123,9 @@ export function createDetails(
     retry.setAttribute("aria-label", `Retry chunk ${detail.index}`);
     close.hidden = false;
     actions.hidden = false;
+    if (buttonFocused && focused instanceof HTMLButtonElement && focused.disabled) {
+      refocus(index);
+    }
   }
 
   function awaitDetails(chunk: number): void {

@@ -19,6 +19,8 @@ export type Grid = {
   /** Touches only the given cells. */
   updateCells(store: ChunkStore, changed: readonly number[]): void;
   setSelected(index: number): void;
+  /** Moves the tab stop to cell `index` and focuses it. */
+  focusCell(index: number): void;
   setBounds(bounds: Bounds): void;
   /** Records the points of the chunks these summaries describe (a chunk's points never change). */
   setPoints(summaries: readonly PointsOf[]): void;
@@ -306,6 +308,9 @@ export function createGrid(parent: HTMLElement, onSelect: (index: number) => voi
     setSelected,
     setBounds,
     setPoints,
+    focusCell(index: number): void {
+      navigation.setActive(index, true);
+    },
     cleanup(): void {
       grid.removeEventListener("mouseover", onMouseOver);
       grid.removeEventListener("mouseleave", hideTooltip);

@@ -274,4 +274,32 @@ describe("the chunk grid by keyboard", () => {
       expect(el.getAttribute("aria-label")).toBe(label);
     }
   });
+
+  it("gives the focus back to the chunk's cell when its focused Retry button is disabled", () => {
+    const { model, root } = mount(modelFor([State.done, State.error]));
+    const detail = {
+      index: 1,
+      start: 10,
+      end: 19,
+      shots: 10,
+      state: "error",
+      job_id: null,
+      attempts: 1,
+      error: "boom",
+      note: null,
+      can_cancel: false,
+      can_retry: true,
+    };
+    model.update({ selected_detail: detail });
+    const retry = byClass<HTMLButtonElement>(root, "qjm-retry-chunk");
+    retry.focus();
+    retry.click();
+    expect(model.sent).toEqual([{ type: "retry_chunk", index: 1 }]);
+    model.update({ selected_detail: { ...detail, state: "pending", can_retry: false } });
+    expect(retry.disabled).toBe(true);
+    expect(focused()).toBe(1);
+    expect(tabStops(root).filter((el) => el.classList.contains("qjm-cell"))).toEqual([
+      cells(root)[1],
+    ]);
+  });
 });

@@ -33,7 +33,7 @@ function render({ model, el }: Pick<RenderProps<Model>, "model" | "el">): () => 
   const main = element("div", "qjm-main");
   root.append(main);
   const grid = createGrid(main, select);
-  const details = createDetails(main, send, select);
+  const details = createDetails(main, send, select, (index) => grid.focusCell(index));
   const errors = createErrors(root, select);
   const histogram = createHistogram(root, send);
 

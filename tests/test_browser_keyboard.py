@@ -1,6 +1,7 @@
 """The chunk grid by keyboard alone, in a real JupyterLab in headless Chromium, in the light and
 the dark theme: Tab into the grid, arrows to the failed chunk, Enter for its details, Tab to its
-Retry button, Enter to retry it, until the chunk is done; the focus ring is visible throughout.
+Retry button, Enter to retry it, until the chunk is done (the focus back on its cell), Escape;
+the focus ring is visible throughout.
 
 Mouse clicks would prove nothing here: every step is a key press, and every wait is for the
 exact DOM condition asserted next. Screenshots go to artifacts/browser/.
@@ -231,9 +232,10 @@ def test_retry_a_failed_chunk_by_keyboard_alone(lab: bs.JupyterLab, page: Page, 
     expect(failed).to_have_attribute("aria-label", f"chunk {FAILED}, done, experiment {FAILED}")
     screenshot(widget, f"keyboard-{slug}-done.png")
 
-    # Back into the grid: the tab stop stayed on that chunk; Escape clears the selection.
-    press_until(p, "Shift+Tab", f"() => ({FOCUSED_CELL})() !== -1", None, 4, "the grid")
-    assert p.evaluate(FOCUSED_CELL) == FAILED
+    # The Retry button, disabled once the kernel took it, gave the focus back to the chunk's
+    # cell (not to the page); Escape there clears the selection.
+    assert p.evaluate(FOCUSED_CELL) == FAILED, "the focus was dropped with the Retry button"
+    assert_focus_visible(p, theme)
     p.keyboard.press("Escape")
     expect(widget.locator(".qjm-details")).to_have_class(re.compile(r"\bqjm-empty\b"))
     expect(failed).to_have_attribute("aria-selected", "false")
