@@ -194,6 +194,8 @@ def _job_set(args: argparse.Namespace) -> ManagedJobSet:
         return JobManager(store=store).follow(job_set_id)
     except JobManagerUnknownJobSet as exc:  # deleted since it was resolved
         raise CommandError(str(exc), EXIT_USAGE) from exc
+    except JobManagerInvalidStateError as exc:  # another process took it on since it was read
+        raise CommandError(str(exc), EXIT_RUN_ELSEWHERE) from exc
 
 
 def _close(job_set: ManagedJobSet) -> None:
@@ -362,17 +364,12 @@ def _csv(document: dict[str, Any]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(("experiment", "point", "outcome", "count"))
     for entry in document["experiments"]:
-        points = entry.get("points")
-        if points is None:
-            _write_counts(writer, entry["index"], "", entry["counts"])
-        for point in points or []:
-            _write_counts(writer, entry["index"], point["point"], point["counts"])
+        # A sweep's counts per point only: with its totals too, a sum over rows would count twice.
+        points = entry.get("points") or [{"point": "", "counts": entry["counts"]}]
+        for point in points:
+            for outcome, count in point["counts"].items():
+                writer.writerow((entry["index"], point["point"], outcome, count))
     return out.getvalue()
-
-
-def _write_counts(writer: Any, experiment: int, point: object, counts: dict[str, int]) -> None:
-    for outcome, count in counts.items():
-        writer.writerow((experiment, point, outcome, count))
 
 
 def _delete(args: argparse.Namespace) -> int:

@@ -307,7 +307,7 @@ def runs_elsewhere(stored: StoredJobSet) -> bool:
 
 def follow(store: Store, stored: StoredJobSet, scheduler: Scheduler) -> FollowedJobSet:
     """A live read-only copy of ``stored``, which another process runs; the copy this process
-    follows already where there is one."""
+    follows already where there is one (so closing it stops it for every view of it)."""
     key = (str(store.path.resolve()), stored.job_set_id)
     with _FOLLOWED_LOCK:
         job_set = _FOLLOWED.get(key)
