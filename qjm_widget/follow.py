@@ -21,11 +21,9 @@ from .chunk import ChunkState, ManagedJob
 from .events import JobSetEvent
 from .exceptions import JobManagerInvalidStateError
 from .jobset import ManagedJobSet
-from .persistence import DetachedAdapter
-from .policy import RetryPolicy
+from .persistence import DetachedAdapter, job_set_arguments, stored_job
 from .scheduler import Scheduler
 from .store import Store, StoredJobSet, current_owner, owner_is_alive
-from .stored_job import StoredJob
 
 logger = logging.getLogger(__name__)
 
@@ -77,22 +75,8 @@ class FollowedJobSet(ManagedJobSet):
     def __init__(self, store: Store, stored: StoredJobSet, scheduler: Scheduler) -> None:
         adapter = DetachedAdapter(stored.backend_name)
         for chunk in stored.chunks:
-            chunk.job = _stored_job(chunk, stored.backend_name)
-        retry = stored.options.get("retry") or {}
-        super().__init__(
-            job_set_id=stored.job_set_id,
-            name=stored.name,
-            experiments=stored.experiments,
-            chunks=stored.chunks,
-            adapter=adapter,
-            scheduler=scheduler,
-            tags=stored.tags,
-            share_level=stored.share_level,
-            run_config=stored.run_config,
-            max_concurrent_jobs=stored.options.get("max_concurrent_jobs"),
-            retry_policy=RetryPolicy(**{k: v for k, v in retry.items() if k in _RETRY_FIELDS}),
-            created_at=stored.created_at,
-        )
+            chunk.job = stored_job(chunk, stored.backend_name)
+        super().__init__(adapter=adapter, scheduler=scheduler, **job_set_arguments(stored))
         self.owner: Owner = stored.owner
         """(host, pid) of the process that runs the set, as the store last said."""
         self._follower = _Follower(store, self)
@@ -244,7 +228,7 @@ class _Follower:
                 self._job_set_id, job_set._experiments, changed[start : start + _CHUNKS_PER_READ]
             )
             for chunk in chunks:
-                chunk.job = _stored_job(chunk, job_set.backend_name)
+                chunk.job = stored_job(chunk, job_set.backend_name)
             job_set._mirror(chunks)
         self._seen = signatures
         if all(ChunkState(row[1]).is_final for row in rows):
@@ -278,20 +262,6 @@ def _same(chunk: ManagedJob, source: ManagedJob) -> bool:
         and all(getattr(chunk, f) == getattr(source, f) for f in _MIRRORED if f != "job")
     )
 
-
-def _stored_job(chunk: ManagedJob, backend_name: str) -> StoredJob | None:
-    if chunk.job_id is None:
-        return None
-    return StoredJob(
-        job_id=chunk.job_id,
-        status=chunk.job_status,
-        results=chunk.results,
-        backend_name=backend_name,
-        error=chunk.error,
-    )
-
-
-_RETRY_FIELDS = ("attempts", "initial_delay", "factor", "max_delay")
 
 # One follower per set and store in this process, so that several views share its reads.
 _FOLLOWED: weakref.WeakValueDictionary[tuple[str, str], FollowedJobSet] = (

@@ -145,7 +145,7 @@ def restore(stored: StoredJobSet, backend: Any, scheduler: Scheduler) -> Managed
     )
     for chunk in stored.chunks:
         if chunk.state.is_final:
-            chunk.job = _stored_job(chunk, adapter)
+            chunk.job = stored_job(chunk, adapter.name, adapter.backend)
             continue
         job = adapter.retrieve(chunk.job_id) if chunk.job_id and adapter.can_submit else None
         if job is not None:
@@ -160,29 +160,32 @@ def restore(stored: StoredJobSet, backend: Any, scheduler: Scheduler) -> Managed
             if chunk.job_id
             else "it was not submitted before the process that ran the set ended; retry to run it"
         )
-        chunk.job = _stored_job(chunk, adapter)
+        chunk.job = stored_job(chunk, adapter.name, adapter.backend)
+    return ManagedJobSet(adapter=adapter, scheduler=scheduler, **job_set_arguments(stored))
+
+
+def job_set_arguments(stored: StoredJobSet) -> dict[str, Any]:
+    """What a ManagedJobSet is built from, as the store kept it (all but adapter and
+    scheduler)."""
     retry = stored.options.get("retry") or {}
-    job_set = ManagedJobSet(
-        job_set_id=stored.job_set_id,
-        name=stored.name,
-        experiments=stored.experiments,
-        chunks=stored.chunks,
-        adapter=adapter,
-        scheduler=scheduler,
-        tags=stored.tags,
-        share_level=stored.share_level,
-        run_config=stored.run_config,
-        max_concurrent_jobs=stored.options.get("max_concurrent_jobs"),
-        retry_policy=RetryPolicy(**{k: retry[k] for k in retry if k in _RETRY_FIELDS}),
-        created_at=stored.created_at,
-        unknown_chunks=frozenset(
+    return {
+        "job_set_id": stored.job_set_id,
+        "name": stored.name,
+        "experiments": stored.experiments,
+        "chunks": stored.chunks,
+        "tags": stored.tags,
+        "share_level": stored.share_level,
+        "run_config": stored.run_config,
+        "max_concurrent_jobs": stored.options.get("max_concurrent_jobs"),
+        "retry_policy": RetryPolicy(**{k: retry[k] for k in retry if k in _RETRY_FIELDS}),
+        "created_at": stored.created_at,
+        "unknown_chunks": frozenset(
             i for i in stored.options.get("unknown_chunks", []) if isinstance(i, int)
         ),
-    )
-    return job_set
+    }
 
 
-def _stored_job(chunk: ManagedJob, adapter: BackendAdapter) -> StoredJob | None:
+def stored_job(chunk: ManagedJob, backend_name: str, backend: Any = None) -> StoredJob | None:
     """The chunk's job as the store kept it, where it had one."""
     if chunk.job_id is None:
         return None
@@ -190,8 +193,8 @@ def _stored_job(chunk: ManagedJob, adapter: BackendAdapter) -> StoredJob | None:
         job_id=chunk.job_id,
         status=chunk.job_status,
         results=chunk.results,
-        backend_name=adapter.name,
-        backend=adapter.backend,
+        backend_name=backend_name,
+        backend=backend,
         error=chunk.error,
     )
 
