@@ -10,6 +10,7 @@ import {
 } from "./dashboard-model";
 import { createTable } from "./dashboard-table";
 import { button, element } from "./dom";
+import { listen } from "./listen";
 
 /** Typing in a filter sends one query once the typing pauses this long. */
 export const FILTER_DELAY_MS = 300;
@@ -145,22 +146,10 @@ function render({ model, el }: Pick<RenderProps<DashboardModel>, "model" | "el">
   onFilters();
   onOpened();
   onMessage();
-  for (const [event, callback] of listeners) {
-    model.on(event, callback);
-  }
-
-  let cleaned = false;
-  return () => {
-    if (cleaned) {
-      return;
-    }
-    cleaned = true;
+  return listen(model, listeners, () => {
     clearTimeout(timer);
-    for (const [event, callback] of listeners) {
-      model.off(event, callback);
-    }
     table.cleanup();
-  };
+  });
 }
 
 export default { render } satisfies AnyWidget<DashboardModel>;

@@ -8,6 +8,7 @@ import { createErrors } from "./errors";
 import { createGrid } from "./grid";
 import { createHeader } from "./header";
 import { createHistogram } from "./histogram";
+import { listen } from "./listen";
 import { Bounds, type Bytes, ChunkStore, isChunkDetail, type Model, type Send } from "./model";
 import { createProgress } from "./progress";
 
@@ -160,23 +161,11 @@ function render({ model, el }: Pick<RenderProps<Model>, "model" | "el">): () => 
   onErrors();
   onDetail();
   onHistogram();
-  for (const [event, callback] of listeners) {
-    model.on(event, callback);
-  }
-
-  let cleaned = false;
-  return () => {
-    if (cleaned) {
-      return;
-    }
-    cleaned = true;
-    for (const [event, callback] of listeners) {
-      model.off(event, callback);
-    }
+  return listen(model, listeners, () => {
     for (const part of [header, progress, controls, grid, details, errors, histogram]) {
       part.cleanup();
     }
-  };
+  });
 }
 
 export default { render } satisfies AnyWidget<Model>;
