@@ -12,6 +12,7 @@ import browser_support as bs
 import pytest
 from browser_support import Page, browser, lab, page  # noqa: F401 - the module's fixtures
 from playwright.sync_api import expect
+from store_workers.gated import gated_run
 from test_dashboard import fill_store
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
@@ -116,6 +117,36 @@ def test_dashboard_lists_filters_opens_retries_and_deletes(lab: bs.JupyterLab, p
     assert truth is True
     assert not page.errors, page.errors
     assert not page.dialogs, page.dialogs
+
+
+def test_a_set_another_process_runs_is_followed_live_in_the_dashboard(
+    lab: bs.JupyterLab, page: Page, tmp_path: pathlib.Path
+) -> None:
+    store = lab.root / "elsewhere.sqlite3"
+    with gated_run(tmp_path, store, count=6, name="elsewhere") as run:  # 3 chunks, one at a time
+        bs.write_notebook(lab.root / "follow.ipynb", "")
+        p = page.page
+        bs.open_notebook(p, lab, "follow.ipynb")
+        code = "from qjm_widget import JobManager\nmanager = JobManager(store='elsewhere.sqlite3')"
+        bs.run_cell(p, code + "\nmanager.dashboard()", timeout_ms=60_000)
+        board = p.locator(".qjm-dashboard")
+        wait_for_rows(p, [["elsewhere", "running"]])
+        row = board.locator("tr.qjm-d-row").first
+        expect(row.locator(".qjm-d-where")).to_have_text("another process")
+        expect(row.locator(".qjm-d-count")).to_have_text("0 / 3")
+        run.go()
+        expect(row.locator(".qjm-d-count")).to_have_text("1 / 3", timeout=30_000)
+        row.locator(".qjm-d-open").click()
+        opened = p.locator(".qjm-widget")
+        expect(opened.locator(".qjm-cell")).to_have_count(3, timeout=20_000)
+        expect(opened.locator(".qjm-cell.qjm-s-done")).to_have_count(1, timeout=20_000)
+        shot(p.locator(".jp-OutputArea-output").last, "dashboard-following.png")
+        run.go(2)  # the other process runs the last two chunks; both views follow it
+        expect(opened.locator(".qjm-cell.qjm-s-done")).to_have_count(3, timeout=40_000)
+        wait_for_rows(p, [["elsewhere", "done"]], timeout_ms=40_000)
+        expect(row.locator(".qjm-d-count")).to_have_text("3 / 3")
+        shot(p.locator(".jp-OutputArea-output").last, "dashboard-followed-to-the-end.png")
+    assert not page.errors, page.errors
 
 
 def bs_class(name: str) -> Any:
