@@ -30,7 +30,7 @@ from . import catalog
 from .catalog import SORT_KEYS
 from .dashboard_rows import PAGE_SIZE, Query, live_summary, page_of, row_of
 from .events import JobSetEvent
-from .exceptions import JobManagerError, JobManagerInvalidStateError
+from .exceptions import JobManagerError, JobManagerInvalidInputError, JobManagerInvalidStateError
 from .jobset import ManagedJobSet
 
 logger = logging.getLogger(__name__)
@@ -95,8 +95,7 @@ class DashboardWidget(ipywidgets.VBox):
         min_interval: float = MIN_INTERVAL,
         poll_interval: float = POLL_INTERVAL,
     ) -> None:
-        if backends is not None and not isinstance(backends, dict):
-            raise TypeError(f"backends must be a dict of name: backend, got {backends!r}")
+        _check_backends(backends)
         self.table = DashboardTable(updates={"seq": 0, "rows": []})
         self.slot = ipywidgets.VBox()
         super().__init__(children=[self.table, self.slot])
@@ -394,6 +393,17 @@ class DashboardWidget(ipywidgets.VBox):
             self._close_opened()
         return ""
 
+    @property
+    def closed(self) -> bool:
+        return self._stop.is_set()
+
+    def use(self, backends: dict[str, Any] | None, provider: Any) -> None:
+        """Backends and a provider given when the dashboard is asked for again join these."""
+        _check_backends(backends)
+        self._backends.update(backends or {})
+        if provider is not None:
+            self._provider = provider
+
     def close(self) -> None:
         self._stop.set()
         for unsubscribe in self._subscriptions.values():
@@ -405,6 +415,13 @@ class DashboardWidget(ipywidgets.VBox):
         super().close()
         if self._poller is not threading.current_thread():
             self._poller.join(5)
+
+
+def _check_backends(backends: Any) -> None:
+    if backends is not None and not isinstance(backends, dict):
+        raise JobManagerInvalidInputError(
+            f"backends must be a dict of backend name: backend, got {type(backends).__name__}"
+        )
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

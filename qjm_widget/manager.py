@@ -84,6 +84,7 @@ class JobManager:
         self._scheduler = Scheduler(workers)
         self._job_sets: dict[str, ManagedJobSet] = {}
         self._lock = threading.Lock()
+        self._dashboard: Any = None
 
     def run(
         self,
@@ -384,7 +385,13 @@ class JobManager:
         backend}) or ``provider`` let stored sets be retried and cancelled from it."""
         from .dashboard import DashboardWidget  # the core needs no widget libraries until asked
 
-        return DashboardWidget(self, backends=backends, provider=provider)
+        # One dashboard (one comm, one store reader) per manager, however often it is shown.
+        dashboard = self._dashboard
+        if dashboard is not None and not dashboard.closed:
+            dashboard.use(backends, provider)
+            return dashboard
+        self._dashboard = DashboardWidget(self, backends=backends, provider=provider)
+        return self._dashboard
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
         try:

@@ -24,7 +24,7 @@ from comm_recorder import RecordingComm, kernel_event_loop, on_loop
 from conftest import basis_circuits, wait_until
 from qiskit_aer import AerSimulator
 
-from qjm_widget import ChunkState, JobManager, RetryPolicy
+from qjm_widget import ChunkState, JobManager, JobManagerInvalidInputError, RetryPolicy
 from qjm_widget.dashboard import DashboardWidget
 from qjm_widget.persistence import snapshot
 from qjm_widget.store import Store
@@ -388,6 +388,14 @@ def test_the_manager_shows_its_dashboard_or_its_report(
 
     dashboard = manager.dashboard()
     assert isinstance(dashboard, module.DashboardWidget)
+    assert manager.dashboard() is dashboard, "each display made another dashboard"
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == dashboard.model_id
+    with pytest.raises(JobManagerInvalidInputError, match="backends must be a dict"):
+        manager.dashboard(backends=[AerSimulator()])  # type: ignore[arg-type]
     dashboard.close()
+    assert dashboard.closed
+    again = manager.dashboard()
+    assert again is not dashboard, "a closed dashboard was shown again"
+    again.close()
     monkeypatch.setitem(sys.modules, "qjm_widget.dashboard", None)  # as without anywidget
     assert "shown" in manager._repr_mimebundle_()["text/plain"]
