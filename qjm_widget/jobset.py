@@ -23,10 +23,10 @@ from .exceptions import (
 )
 from .job_tags import job_tags, plan_of
 from .policy import RetryPolicy
+from .polling import PollingRunner
 from .progress import progress_flag, wait_with_progress
 from .report import render_job_set_report
 from .results import ExperimentKey, ManagedResults, find_experiment
-from .runner import ChunkRunner
 from .scheduler import Scheduler
 from .stored_job import StoredJob
 from .validation import string_list, timeout_seconds
@@ -38,7 +38,7 @@ _RETRYABLE = (ChunkState.ERROR, ChunkState.FAILED, ChunkState.LOST)
 _WAKE_SECONDS = 0.25
 
 
-class ManagedJobSet(ChunkRunner):
+class ManagedJobSet(PollingRunner):
     """The chunks of one ``JobManager.run()``; every method returns at once unless it says wait.
 
     Example:
