@@ -10,28 +10,24 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
 import pathlib
 import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))
 
 import comm
-from browser_support import CHROMIUM, CHROMIUM_ARGS
 from comm_recorder import RecordingComm
-from playwright.sync_api import sync_playwright
+from page_bench import p95, run_page, with_host_model
 from test_dashboard import fill_store
 
 from qjm_widget import JobManager
 from qjm_widget.dashboard import DashboardWidget
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 STORED = 10_000
 RUNS = 5
 UPDATES = 300
@@ -50,33 +46,18 @@ const values = { rows: Array.from({ length: 50 }, (_, i) => row(i, 0)),
   descending: true, name_filter: "", tag_filter: "",
   sort_keys: ["created", "name", "backend", "experiments", "usage", "state"], opened: "",
   message: "" };
-const listeners = new Map();
-const model = {
-  get: (k) => values[k], set: (k, v) => { values[k] = v; }, save_changes() {}, send() {},
-  on(e, cb) { if (!listeners.has(e)) listeners.set(e, new Set()); listeners.get(e).add(cb); },
-  off(e, cb) { if (!e) { listeners.clear(); return; } listeners.get(e)?.delete(cb); },
-  widget_manager: {},
-};
-const el = document.getElementById("host");
+/* host model */
 dashboard.render({ model, el });
 window.runBenchmark = (updates) => {
   const times = [];
   for (let u = 0; u < updates; u++) {
-    values.updates = { seq: u + 1, rows: [row((u * 7) % 50, 1 + (u % 40))] };
-    const start = performance.now();
-    for (const cb of listeners.get("change:updates") ?? []) cb();
-    el.getBoundingClientRect(); document.body.offsetHeight;  // force style + layout
-    times.push(performance.now() - start);
+    const changed = { seq: u + 1, rows: [row((u * 7) % 50, 1 + (u % 40))] };
+    times.push(timed("change:updates", () => { values.updates = changed; }));
   }
   return times;
 };
 window.ready = true;
 </script></body></html>"""
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 def listing() -> None:
@@ -113,31 +94,18 @@ def listing() -> None:
 
 
 def row_update() -> None:
-    site = pathlib.Path(tempfile.mkdtemp(prefix="qjm-dashboard-view-"))
-    for name in ("dashboard.js", "dashboard.css"):
-        shutil.copy(ROOT / "qjm_widget" / "static" / name, site / name)
-    (site / "index.html").write_text(PAGE)
-    handler = functools.partial(QuietHandler, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"http://127.0.0.1:{server.server_address[1]}/index.html")
-            page.wait_for_function("window.ready === true")
-            rows = page.locator("tr.qjm-d-row").count()
-            times = sorted(page.evaluate(f"window.runBenchmark({UPDATES})"))
-            browser.close()
-    finally:
-        server.shutdown()
-        shutil.rmtree(site)
-    p95 = times[int(0.95 * len(times)) - 1]
+    rows, times = run_page(
+        ("dashboard.js", "dashboard.css"),
+        with_host_model(PAGE),
+        "tr.qjm-d-row",
+        f"window.runBenchmark({UPDATES})",
+        width=1400,
+    )
     print(f"dashboard row update: {rows} rows, {UPDATES} updates of one row, Chromium")
     print(
-        f"  median {statistics.median(times):.2f} ms, p95 {p95:.2f} ms, max {times[-1]:.2f} ms, "
-        f"ratio to the {UPDATE_TARGET:.0f} ms target {p95 / UPDATE_TARGET:.2f} "
-        f"{'OK' if p95 <= UPDATE_TARGET else 'MISSED'}"
+        f"  median {statistics.median(times):.2f} ms, p95 {p95(times):.2f} ms, max "
+        f"{times[-1]:.2f} ms, ratio to the {UPDATE_TARGET:.0f} ms target "
+        f"{p95(times) / UPDATE_TARGET:.2f} {'OK' if p95(times) <= UPDATE_TARGET else 'MISSED'}"
     )
 
 

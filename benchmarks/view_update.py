@@ -7,21 +7,13 @@ each from the change event to the end of the forced style and layout recalculati
 
 from __future__ import annotations
 
-import functools
-import http.server
 import pathlib
-import shutil
 import statistics
 import sys
-import tempfile
-import threading
 
-from playwright.sync_api import sync_playwright
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from page_bench import p95, run_page, with_host_model
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))
-from browser_support import CHROMIUM, CHROMIUM_ARGS
-
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 NUM_CHUNKS = 5000
 UPDATES = 300
 CHANGES = 10
@@ -30,7 +22,6 @@ PAGE = """<!doctype html><html><head><link rel="stylesheet" href="widget.css"></
 <body><div id="host"></div><script type="module">
 import widget from "./widget.js";
 const n = %(n)d;
-const listeners = new Map();
 function pack(seq, entries, width) {
   const view = new DataView(new ArrayBuffer(4 + width * entries.length));
   view.setUint32(0, seq, true);
@@ -46,13 +37,7 @@ const values = { job_set_id: "bench", name: "bench", backend_name: "aer_simulato
   num_chunks: n, num_experiments: 10 * n, started_at: Date.now() / 1000, finished_at: 0,
   can_cancel: true, states, delta: pack(0, [], 5), bounds, errors: [], errors_total: 0,
   selected_detail: {}, histogram: { experiment: -1, bars: [["00000", 10]], other: 0, total: 10 } };
-const model = {
-  get: (k) => values[k], set: (k, v) => { values[k] = v; }, save_changes() {}, send() {},
-  on(e, cb) { if (!listeners.has(e)) listeners.set(e, new Set()); listeners.get(e).add(cb); },
-  off(e, cb) { if (!e) { listeners.clear(); return; } listeners.get(e)?.delete(cb); },
-  widget_manager: {},
-};
-const el = document.getElementById("host");
+/* host model */
 widget.render({ model, el });
 window.runBenchmark = (updates, changes) => {
   const times = [];
@@ -60,11 +45,7 @@ window.runBenchmark = (updates, changes) => {
   for (let u = 0; u < updates; u++) {
     const entries = [];
     for (let k = 0; k < changes; k++) entries.push([(u * 37 + k * 499) %% n, 1 + ((u + k) %% 9)]);
-    values.delta = pack(++seq, entries, 5);
-    const start = performance.now();
-    for (const cb of listeners.get("change:delta") ?? []) cb();
-    el.getBoundingClientRect(); document.body.offsetHeight;  // force style + layout
-    times.push(performance.now() - start);
+    times.push(timed("change:delta", () => { values.delta = pack(++seq, entries, 5); }));
   }
   return times;
 };
@@ -72,36 +53,19 @@ window.ready = true;
 </script></body></html>"""
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 def main() -> None:
-    site = pathlib.Path(tempfile.mkdtemp(prefix="qjm-view-bench-"))
-    for name in ("widget.js", "widget.css"):
-        shutil.copy(ROOT / "qjm_widget" / "static" / name, site / name)
-    (site / "index.html").write_text(PAGE % {"n": NUM_CHUNKS})
-    handler = functools.partial(QuietHandler, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.goto(f"http://127.0.0.1:{server.server_address[1]}/index.html")
-            page.wait_for_function("window.ready === true")
-            cells = page.locator(".qjm-cell").count()
-            times = sorted(page.evaluate(f"window.runBenchmark({UPDATES}, {CHANGES})"))
-            browser.close()
-    finally:
-        server.shutdown()
-        shutil.rmtree(site)
-    p95 = times[int(0.95 * len(times)) - 1]
+    page = with_host_model(PAGE % {"n": NUM_CHUNKS})
+    cells, times = run_page(
+        ("widget.js", "widget.css"),
+        page,
+        ".qjm-cell",
+        f"window.runBenchmark({UPDATES}, {CHANGES})",
+        width=1200,
+    )
     print(f"view update: {cells} chunk cells, {UPDATES} deltas of {CHANGES} changes, Chromium")
     print(
-        f"  median {statistics.median(times):.2f} ms, p95 {p95:.2f} ms, max {times[-1]:.2f} ms "
-        f"(target p95 <= 16 ms) {'OK' if p95 <= 16 else 'MISSED'}"
+        f"  median {statistics.median(times):.2f} ms, p95 {p95(times):.2f} ms, max "
+        f"{times[-1]:.2f} ms (target p95 <= 16 ms) {'OK' if p95(times) <= 16 else 'MISSED'}"
     )
 
 
