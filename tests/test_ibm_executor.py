@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 from conftest import basis_circuit, basis_circuits, expected_key, qjm_threads, wait_until
 from ibm_standin import JobView, RuntimeStandIn
-from qiskit import QuantumCircuit, transpile
 from qiskit_ibm_runtime import Batch
 from qiskit_ibm_runtime.executor_sampler import Sampler
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2
 from qiskit_ibm_runtime.runtime_job_v2 import RuntimeJobV2
 from support import sweep_circuit, sweep_point
+from test_ibm_runtime import session_requests
 from test_ibm_runtime_faults import (
     CREDENTIALS_WORDS,
     JOBS_PATH,
@@ -34,6 +34,7 @@ from test_ibm_runtime_faults import (
     statuses_by_chunk,
 )
 from test_ibm_runtime_recovery import kill_mid_run
+from test_sweeps_ibm import isa
 
 from qjm_widget import ChunkState, JobManager, JobManagerInvalidInputError, RetryPolicy
 from qjm_widget.backends import RuntimeAdapter, SamplerAdapter, adapter_for, executor, runtime
@@ -99,18 +100,9 @@ def programs_of(api: RuntimeStandIn, job_set_id: str) -> list[str]:
     return [job.program_id for job in jobs_of(api, job_set_id)]
 
 
-def session_requests(api: RuntimeStandIn, method: str, session_id: str) -> int:
-    path = f"/sessions/{session_id}"
-    return sum(1 for r in api.requests if r.method == method and r.path.endswith(path))
-
-
 def exact(results: Any, count: int, shots: int = SHOTS) -> None:
     got = [results.get_counts(i) for i in range(count)]
     assert got == [{expected_key(i): shots} for i in range(count)]
-
-
-def isa(circuits: list[QuantumCircuit], backend: Any) -> list[QuantumCircuit]:
-    return transpile(circuits, backend, optimization_level=0, seed_transpiler=1)
 
 
 # -- the three execution modes, on either program ---------------------------------------------

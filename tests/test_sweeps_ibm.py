@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import basis_circuit, expected_key
 from ibm_standin import RuntimeStandIn
-from qiskit import QuantumCircuit, transpile
+from qiskit import transpile
 from qiskit_ibm_runtime import SamplerV2
 from support import sweep_binds, sweep_circuit, sweep_point
 
@@ -37,8 +37,9 @@ def backend(api: RuntimeStandIn) -> Iterator[Any]:
     api.max_executions = None
 
 
-def isa(circuit: QuantumCircuit, backend: Any) -> QuantumCircuit:
-    return transpile(circuit, backend, optimization_level=0, seed_transpiler=1)
+def isa(circuits: Any, backend: Any) -> Any:
+    """A circuit, or a list of them, as the backend runs it (the same layout every time)."""
+    return transpile(circuits, backend, optimization_level=0, seed_transpiler=1)
 
 
 def jobs_of(api: RuntimeStandIn, job_set_id: str) -> list[Any]:
