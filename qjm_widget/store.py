@@ -15,6 +15,7 @@ import pathlib
 import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -136,20 +137,21 @@ class Store:
             )
         if "meta" in tables:
             self._check_meta()  # before anything writes: the pragmas below change the file
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._enter_wal()
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         if "meta" not in tables:
+            # One transaction: another process opening the new file at the same moment must
+            # never see the meta table without its rows. Created at schema 1, then migrated
+            # like any older file.
             with self._transaction() as db:
-                db.executescript("BEGIN IMMEDIATE;" + _SCHEMA_V1 + "COMMIT;")
-            with self._transaction() as db:
-                db.execute("BEGIN IMMEDIATE")
-                db.executemany(
-                    "INSERT OR IGNORE INTO meta VALUES (?, ?)",
-                    # Created at schema 1, then migrated like any older file.
-                    [("application", APPLICATION), ("schema_version", "1")],
+                db.executescript(
+                    "BEGIN IMMEDIATE;"
+                    + _SCHEMA_V1
+                    + f"INSERT OR IGNORE INTO meta VALUES ('application', '{APPLICATION}');"
+                    "INSERT OR IGNORE INTO meta VALUES ('schema_version', '1');"
+                    "COMMIT;"
                 )
-                db.execute("COMMIT")
         version = self._check_meta()
         while version < SCHEMA_VERSION:
             with self._transaction() as db:
@@ -164,6 +166,27 @@ class Store:
                         "UPDATE meta SET value=? WHERE key='schema_version'", (str(version),)
                     )
                 db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the file; the store is unusable afterwards."""
+        with self._lock:
+            self._db.close()
+
+    def _enter_wal(self) -> None:
+        # SQLite answers "database is locked" at once, without its busy handler, when another
+        # process holds the file while this one switches the journal to WAL (two processes
+        # opening a new file together), so the switch is tried again until the busy timeout.
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        pause = 0.005
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
 
     def _check_meta(self) -> int:
         """The file's schema version, once it is known to be ours and not newer than us."""

@@ -7,6 +7,7 @@ import pathlib
 import pickle
 import re
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -32,7 +33,7 @@ from qjm_widget import (
     ManagedJobSet,
     ManagedResultDataNotAvailable,
 )
-from qjm_widget.store import SCHEMA_VERSION, STORE_ENV_VAR, StoreError
+from qjm_widget.store import SCHEMA_VERSION, STORE_ENV_VAR, Store, StoreError
 from qjm_widget.testing import FaultyBackend
 from qjm_widget.widget import STATE_CODES, JobSetWidget
 
@@ -248,6 +249,35 @@ def test_an_empty_file_or_a_fresh_path_becomes_a_store(
     meta = dict(rows(path, "SELECT key, value FROM meta"))
     assert meta == {"application": "qjm_widget", "schema_version": str(SCHEMA_VERSION)}
     assert all_counts(manager.retrieve_job_set(job_set_id)) == [exact(i) for i in range(4)]
+
+
+def test_connections_opening_a_new_file_at_the_same_moment_all_get_the_store(
+    tmp_path: pathlib.Path,
+) -> None:
+    # Two processes opening a fresh file together once failed CI: one switched the journal to
+    # WAL while the other held the file ("database is locked"), or read the meta table before
+    # its rows. Threads with their own connections meet at a barrier to hit the same window.
+    openers, rounds = 4, 60
+    for round_ in range(rounds):
+        path = tmp_path / f"fresh{round_}.sqlite3"
+        barrier = threading.Barrier(openers)
+        failures: list[BaseException] = []
+
+        def open_store(path: pathlib.Path = path, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait(timeout=30)
+            try:
+                Store(path).close()
+            except BaseException as exc:
+                failures.append(exc)
+
+        threads = [threading.Thread(target=open_store) for _ in range(openers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not any(t.is_alive() for t in threads)
+        assert failures == [], f"round {round_}: {failures[0]}"
+        assert rows(path, "PRAGMA journal_mode") == [("wal",)]
 
 
 @pytest.mark.parametrize(
