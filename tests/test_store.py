@@ -263,7 +263,11 @@ def test_connections_opening_a_new_file_at_the_same_moment_all_get_the_store(
         barrier = threading.Barrier(openers)
         failures: list[BaseException] = []
 
-        def open_store(path: pathlib.Path = path, barrier: threading.Barrier = barrier) -> None:
+        def open_store(
+            path: pathlib.Path = path,
+            barrier: threading.Barrier = barrier,
+            failures: list[BaseException] = failures,
+        ) -> None:
             barrier.wait(timeout=30)
             try:
                 Store(path).close()
