@@ -153,7 +153,7 @@ def _summaries_of(store: Store, ids: Sequence[str]) -> list[JobSetSummary]:
         row[0]: row
         for row in store.query(
             "SELECT id, name, backend_name, created_at, tags, finished_at, owner_host, "
-            f"owner_pid FROM job_sets WHERE id IN ({marks})",
+            f"owner_pid, num_experiments, num_chunks FROM job_sets WHERE id IN ({marks})",
             list(ids),
         )
     }
@@ -176,8 +176,15 @@ def _summaries_of(store: Store, ids: Sequence[str]) -> list[JobSetSummary]:
         row = sets.get(job_set_id)
         if row is None:
             continue
-        _, name, backend_name, created_at, tags, finished_at, host, pid = row
+        _, name, backend_name, created_at, tags, finished_at, host, pid, planned, size = row
         chunks, experiments, usage = figures.get(job_set_id, (0, 0, None))
+        counts = states.get(job_set_id, {})
+        if size is not None:  # schema 3: a chunk's row is written with its circuits, later
+            unwritten = int(size) - chunks
+            if unwritten:
+                pending = ChunkState.PENDING.value
+                counts = {**counts, pending: counts.get(pending, 0) + unwritten}
+            chunks, experiments = int(size), int(planned)
         found.append(
             JobSetSummary(
                 job_set_id=job_set_id,
@@ -187,7 +194,7 @@ def _summaries_of(store: Store, ids: Sequence[str]) -> list[JobSetSummary]:
                 tags=tuple(json.loads(tags)),
                 num_experiments=experiments,
                 num_chunks=chunks,
-                states=states.get(job_set_id, {}),
+                states=counts,
                 usage_seconds=None if usage is None else float(usage),
                 running_elsewhere=finished_at is None and owner_is_alive((host, pid)),
             )

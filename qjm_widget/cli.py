@@ -333,7 +333,7 @@ def export_counts(job_set: ManagedJobSet) -> dict[str, Any]:
         counts = merged.per_experiment[index]
         entry: dict[str, Any] = {
             "index": index,
-            "name": experiment.circuit.name,
+            "name": experiment.name,
             "shots": sum(counts.values()),
             "counts": dict(sorted(counts.items())),
         }

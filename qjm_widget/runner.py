@@ -84,6 +84,14 @@ class ChunkRunner:
         self._limit_until = 0.0
         """No submit before this: refused while none of our jobs was pending to free a slot."""
         self._limit_waits = 0
+        self._may_submit: Callable[[ManagedJob], bool] = _always
+        """False while a chunk must not go yet: its circuits are not stored (store_writer)."""
+
+    def _hold_submits(self, until: Callable[[ManagedJob], bool]) -> None:
+        """Submit each chunk only once ``until(chunk)``; whoever makes it true calls
+        ``_start()`` to have the set look again."""
+        with self._lock:
+            self._may_submit = until
 
     # Hooks the public class fills in.
     def _job_name(self, chunk: ManagedJob) -> str:
@@ -143,6 +151,7 @@ class ChunkRunner:
                 self._pending
                 and now >= self._limit_until
                 and len(self._submitting) + len(self._in_flight) < capacity
+                and self._may_submit(self._chunks[self._pending[0]])
                 and self._limit.reserve()
             ):
                 chunk = self._chunks[self._pending.popleft()]
@@ -297,3 +306,7 @@ class ChunkRunner:
                     else:
                         self._refused_cancels[chunk.index] = outcome.note
         self._events.flush()
+
+
+def _always(_chunk: ManagedJob) -> bool:
+    return True

@@ -16,64 +16,36 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
+from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 
 from .chunk import ChunkState, ManagedJob
 from .store_format import (
     StoreError,
+    block_meta_from_row,
+    block_to_row,
     circuits_from_qpy,
-    circuits_to_qpy,
     experiments_from_rows,
-    experiments_to_rows,
+    plan_from_npz,
+    plan_to_npz,
     slice_results_from_rows,
     slice_results_to_rows,
     to_json,
 )
+from .store_schema import MIGRATIONS, SCHEMA_V1, SCHEMA_VERSION
+from .store_writer import StoreWriter
+from .stored_experiments import CircuitSource, StoredExperiment, placeholder_circuit
 from .workload import Experiment, slices_of
 
-SCHEMA_VERSION = 2
 APPLICATION = "qjm_widget"
 STORE_ENV_VAR = "QJM_WIDGET_STORE"
 BUSY_TIMEOUT_S = 30.0
-
-_SCHEMA_V1 = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS job_sets (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL, tags TEXT NOT NULL, share_level TEXT,
-    backend_name TEXT NOT NULL, run_config TEXT NOT NULL, options TEXT NOT NULL,
-    created_at REAL NOT NULL, finished_at REAL, owner_host TEXT, owner_pid INTEGER,
-    circuits BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS chunks (
-    job_set_id TEXT NOT NULL REFERENCES job_sets(id) ON DELETE CASCADE,
-    idx INTEGER NOT NULL, start_index INTEGER NOT NULL, end_index INTEGER NOT NULL,
-    shots INTEGER, state TEXT NOT NULL, job_id TEXT, status TEXT, attempts INTEGER NOT NULL,
-    error TEXT, note TEXT, submitted_at REAL, finished_at REAL, previous_job_ids TEXT NOT NULL,
-    results TEXT,
-    PRIMARY KEY (job_set_id, idx)
-);
-CREATE INDEX IF NOT EXISTS job_sets_created ON job_sets(created_at);
-"""
-
-
-def _to_schema_2(db: sqlite3.Connection) -> None:
-    """Schema 2: parameter sweeps (experiments' shots and values, chunks' point slices),
-    sampler results as bit arrays and each chunk's QPU usage. Rows of schema 1 read as bound
-    circuits and counts, with no usage."""
-    db.execute("ALTER TABLE job_sets ADD COLUMN experiments TEXT")
-    db.execute("ALTER TABLE job_sets ADD COLUMN experiment_values BLOB")
-    db.execute("ALTER TABLE chunks ADD COLUMN points TEXT")
-    db.execute("ALTER TABLE chunks ADD COLUMN arrays BLOB")
-    db.execute("ALTER TABLE chunks ADD COLUMN usage_seconds REAL")
-
-
-# Explicit steps from each version to the next; the store refuses files newer than it knows.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _to_schema_2}
 
 
 def default_store_path() -> pathlib.Path:
@@ -100,8 +72,11 @@ class StoredJobSet:
     created_at: float
     finished_at: float | None
     owner: tuple[str | None, int | None]
-    experiments: list[Experiment]
+    experiments: Sequence[Experiment]
     chunks: list[ManagedJob]
+    missing_circuits: frozenset[int] = frozenset()
+    """Chunks some of whose circuits the store lacks: the process that ran the set ended
+    before writing them (it never submitted those chunks either)."""
 
 
 class Store:
@@ -110,6 +85,8 @@ class Store:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = pathlib.Path(path).expanduser()
         self._lock = threading.Lock()
+        self.writer = StoreWriter(self)
+        """Writes running sets' circuits and changes off their threads."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(
             self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
@@ -147,7 +124,7 @@ class Store:
             with self._transaction() as db:
                 db.executescript(
                     "BEGIN IMMEDIATE;"
-                    + _SCHEMA_V1
+                    + SCHEMA_V1
                     + f"INSERT OR IGNORE INTO meta VALUES ('application', '{APPLICATION}');"
                     "INSERT OR IGNORE INTO meta VALUES ('schema_version', '1');"
                     "COMMIT;"
@@ -227,6 +204,27 @@ class Store:
     # -- writing --------------------------------------------------------------------------
 
     def add_job_set(self, record: StoredJobSet) -> None:
+        """Write a whole set at once: its row, its chunks and its circuits."""
+        statements = [self._set_statement(record)]
+        statements += [
+            self.chunk_statement(record.job_set_id, c, with_results=True) for c in record.chunks
+        ]
+        if record.experiments:
+            statements.append(self.block_statement(record.job_set_id, 0, record.experiments))
+        self._write(statements)
+
+    def begin_job_set(self, record: StoredJobSet) -> None:
+        """Write a set's row only (its sizes and chunk plan, no circuits), so ``run()`` returns
+        at once; its chunks and circuits follow through :meth:`write`."""
+        self._write([self._set_statement(record)])
+
+    def write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Several statements of :meth:`chunk_statement` and :meth:`block_statement` (and
+        :meth:`fields_statement`) in one transaction."""
+        self._write(statements)
+
+    @staticmethod
+    def _set_statement(record: StoredJobSet) -> tuple[str, Sequence[Any]]:
         host, pid = record.owner
         values = (
             record.job_set_id,
@@ -240,19 +238,26 @@ class Store:
             record.finished_at,
             host,
             pid,
-            circuits_to_qpy([e.circuit for e in record.experiments]),
-            *experiments_to_rows(record.experiments),
+            b"",  # schema 2's circuits column: circuits now go in circuit_blocks
+            None,
+            None,
+            len(record.experiments),
+            len(record.chunks),
+            plan_to_npz(record.chunks),
         )
-        statements: list[tuple[str, Sequence[Any]]] = [
-            (f"INSERT INTO job_sets VALUES ({_row_of(values)})", values)
-        ]
-        statements += [
-            self._chunk_row(record.job_set_id, c, with_results=True) for c in record.chunks
-        ]
-        self._write(statements)
+        return f"INSERT INTO job_sets VALUES ({_row_of(values)})", values
 
     @staticmethod
-    def _chunk_row(
+    def block_statement(
+        job_set_id: str, first: int, experiments: Sequence[Experiment]
+    ) -> tuple[str, Sequence[Any]]:
+        """Experiments ``first...`` of a set: their circuits (QPY) and metadata."""
+        qpy, meta, values = block_to_row(experiments)
+        row = (job_set_id, first, first + len(experiments) - 1, qpy, meta, values)
+        return "INSERT OR REPLACE INTO circuit_blocks VALUES (?,?,?,?,?,?)", row
+
+    @staticmethod
+    def chunk_statement(
         job_set_id: str, chunk: ManagedJob, with_results: bool
     ) -> tuple[str, Sequence[Any]]:
         results, arrays = (
@@ -297,22 +302,27 @@ class Store:
         )
 
     def save_chunk(self, job_set_id: str, chunk: ManagedJob, with_results: bool) -> None:
-        self._write([self._chunk_row(job_set_id, chunk, with_results)])
+        self._write([self.chunk_statement(job_set_id, chunk, with_results)])
 
     def save_chunks(self, job_set_id: str, chunks: Sequence[ManagedJob]) -> None:
-        self._write([self._chunk_row(job_set_id, c, with_results=False) for c in chunks])
+        self._write([self.chunk_statement(job_set_id, c, with_results=False) for c in chunks])
 
     def save_job_set_fields(self, job_set_id: str, **fields: Any) -> None:
+        self._write([self.fields_statement(job_set_id, **fields)])
+
+    @staticmethod
+    def fields_statement(job_set_id: str, **fields: Any) -> tuple[str, Sequence[Any]]:
         allowed = {"name", "tags", "finished_at", "owner_host", "owner_pid"}
         assert set(fields) <= allowed, fields
         values = [to_json(v) if k == "tags" else v for k, v in fields.items()]
         assignments = ", ".join(f"{k}=?" for k in fields)
-        self._write([(f"UPDATE job_sets SET {assignments} WHERE id=?", (*values, job_set_id))])
+        return f"UPDATE job_sets SET {assignments} WHERE id=?", (*values, job_set_id)
 
     def delete(self, job_set_id: str) -> bool:
         with self._transaction() as db:
             db.execute("BEGIN IMMEDIATE")
             db.execute("DELETE FROM chunks WHERE job_set_id=?", (job_set_id,))
+            db.execute("DELETE FROM circuit_blocks WHERE job_set_id=?", (job_set_id,))
             deleted = db.execute("DELETE FROM job_sets WHERE id=?", (job_set_id,)).rowcount
             db.execute("COMMIT")
         return bool(deleted)
@@ -342,18 +352,39 @@ class Store:
             return [tuple(row) for row in db.execute(sql, params).fetchall()]
 
     def load(self, job_set_id: str) -> StoredJobSet | None:
+        """The set as stored. Its circuits stay in the file until one is needed (a retry,
+        ``job(circuit)``): the experiments read here are metadata, the QPY decoded once, then."""
         with self._transaction() as db:
             row = db.execute("SELECT * FROM job_sets WHERE id=?", (job_set_id,)).fetchone()
             chunk_rows = db.execute(
                 "SELECT * FROM chunks WHERE job_set_id=? ORDER BY idx", (job_set_id,)
             ).fetchall()
+            blocks = db.execute(
+                "SELECT first, last, experiments, experiment_values FROM circuit_blocks "
+                "WHERE job_set_id=? ORDER BY first",
+                (job_set_id,),
+            ).fetchall()
         if row is None:
             return None
         where = f"{self.path}, job set {job_set_id}"
         try:
-            circuits = circuits_from_qpy(row[11], where)
-            experiments = experiments_from_rows(circuits, row[12], row[13], where)
-            chunks = [self._chunk_from_row(r, experiments, where) for r in chunk_rows]
+            missing: frozenset[int] = frozenset()
+            if row[16] is None:  # written by schema 2: the circuits are in the set's row
+                circuits = circuits_from_qpy(row[11], where)
+                experiments: list[Experiment] = experiments_from_rows(
+                    circuits, row[12], row[13], where
+                )
+                chunks = [self._chunk_from_row(r, experiments, where) for r in chunk_rows]
+            else:
+                experiments, stored = self._stored_experiments(
+                    job_set_id, int(row[14]), blocks, where
+                )
+                read = (self._chunk_from_row(r, experiments, where) for r in chunk_rows)
+                written = {c.index: c for c in read}
+                chunks = [written.get(c.index, c) for c in plan_from_npz(row[16], where)]
+                missing = frozenset(
+                    c.index for c in chunks if not all(stored[c.start_index : c.end_index + 1])
+                )
             return StoredJobSet(
                 job_set_id=row[0],
                 name=row[1],
@@ -367,9 +398,43 @@ class Store:
                 owner=(row[9], row[10]),
                 experiments=experiments,
                 chunks=chunks,
+                missing_circuits=missing,
             )
         except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
             raise StoreError(f"{where}: a stored row is malformed: {exc}") from exc
+
+    def _stored_experiments(
+        self, job_set_id: str, count: int, blocks: Sequence[Sequence[Any]], where: str
+    ) -> tuple[list[Experiment], list[bool]]:
+        """The set's experiments from its blocks' metadata, their circuits left in the file;
+        experiments no block holds (the process died before writing them) get placeholders."""
+        source = CircuitSource(partial(self._load_circuits, job_set_id, count, where))
+        experiments: list[Experiment | None] = [None] * count
+        for first, last, text, values in blocks:
+            for offset, meta in enumerate(block_meta_from_row(text, values, first, last, where)):
+                index = first + offset
+                experiments[index] = StoredExperiment(
+                    source, index, meta.name, meta.values, meta.shots, meta.parameter_names
+                )
+        stored = [e is not None for e in experiments]
+        return [
+            e if e is not None else StoredExperiment(source, i, f"unknown_{i}", None, None, [])
+            for i, e in enumerate(experiments)
+        ], stored
+
+    def _load_circuits(self, job_set_id: str, count: int, where: str) -> list[QuantumCircuit]:
+        with self._transaction() as db:
+            blocks = db.execute(
+                "SELECT first, qpy FROM circuit_blocks WHERE job_set_id=? ORDER BY first",
+                (job_set_id,),
+            ).fetchall()
+        circuits = [placeholder_circuit(i) for i in range(count)]
+        for first, qpy in blocks:
+            decoded = circuits_from_qpy(qpy, where)
+            circuits[first : first + len(decoded)] = decoded
+        if len(circuits) != count:
+            raise StoreError(f"{where}: the stored circuits do not match the set's experiments")
+        return circuits
 
     def load_chunks(
         self, job_set_id: str, experiments: Sequence[Experiment], indexes: Sequence[int]

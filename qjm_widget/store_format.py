@@ -8,6 +8,7 @@ import io
 import json
 import zipfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from qiskit import QuantumCircuit, qpy
 from qiskit.primitives.containers import BitArray
 from qiskit.result.models import ExperimentResult, ExperimentResultData
 
+from .chunk import ManagedJob
 from .counts import header_dict
 from .exceptions import JobManagerError
 from .outcomes import (
@@ -121,13 +123,6 @@ def arrays_from_npz(blob: bytes, where: str) -> dict[str, np.ndarray[Any, Any]]:
         raise StoreError(f"{where}: the stored arrays cannot be read: {exc}") from exc
 
 
-def experiments_to_rows(experiments: Sequence[Experiment]) -> tuple[str, bytes | None]:
-    """Each experiment's shots and whether it has values (JSON), and the values (npz)."""
-    rows = [{"shots": e.shots, "values": e.values is not None} for e in experiments]
-    values = {f"e{i}": e.values for i, e in enumerate(experiments) if e.values is not None}
-    return to_json(rows), arrays_to_npz(values) if values else None
-
-
 def experiments_from_rows(
     circuits: Sequence[QuantumCircuit], text: str | None, blob: bytes | None, where: str
 ) -> list[Experiment]:
@@ -211,3 +206,93 @@ def slice_results_from_rows(
             raise StoreError(f"{where}: the stored metadata or header is not an object")
         results.append(PubSliceResult(registers, metadata, header, bool(pub.get("memory"))))
     return results
+
+
+def block_to_row(experiments: Sequence[Experiment]) -> tuple[bytes, str, bytes | None]:
+    """A block of a set's experiments: circuits as QPY; each one's name, shots, shape and
+    parameter names as JSON, read without decoding the QPY; parameter values as npz."""
+    meta = [
+        {
+            "name": e.circuit.name,
+            "shots": e.shots,
+            "shape": None if e.values is None else list(e.shape),
+            "parameters": e.parameter_names if e.values is not None else [],
+        }
+        for e in experiments
+    ]
+    values = {f"e{i}": e.values for i, e in enumerate(experiments) if e.values is not None}
+    return (
+        circuits_to_qpy([e.circuit for e in experiments]),
+        to_json(meta),
+        arrays_to_npz(values) if values else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentMeta:
+    """What the store keeps of an experiment besides its circuit."""
+
+    name: str
+    shots: int | None
+    values: np.ndarray[Any, np.dtype[np.float64]] | None
+    parameter_names: list[str]
+
+
+def block_meta_from_row(
+    text: str, blob: bytes | None, first: int, last: int, where: str
+) -> list[ExperimentMeta]:
+    rows = json.loads(text)
+    if not isinstance(rows, list) or len(rows) != last - first + 1:
+        raise StoreError(f"{where}: the stored block of experiments {first}-{last} is malformed")
+    values = arrays_from_npz(blob, where) if blob is not None else {}
+    metas = []
+    for offset, row in enumerate(rows):
+        index = first + offset
+        if not isinstance(row, dict) or not isinstance(row.get("name"), str):
+            raise StoreError(f"{where}: experiment {index} is malformed")
+        shots, shape, names = row.get("shots"), row.get("shape"), row.get("parameters")
+        if shots is not None and (not isinstance(shots, int) or shots <= 0):
+            raise StoreError(f"{where}: experiment {index} has malformed shots {shots!r}")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise StoreError(f"{where}: experiment {index} has malformed parameter names")
+        array = values.get(f"e{offset}") if shape is not None else None
+        if shape is not None and (
+            array is None or array.dtype != np.float64 or list(array.shape) != [*shape, len(names)]
+        ):
+            raise StoreError(f"{where}: the stored values of experiment {index} are malformed")
+        metas.append(ExperimentMeta(row["name"], shots, array, names))
+    return metas
+
+
+_PLAN_COLUMNS = 6  # start, end, shots, then the point slice (experiment, first, last); -1: none
+
+
+def plan_to_npz(chunks: Sequence[ManagedJob]) -> bytes:
+    """Every chunk's place in the set, so a set whose chunk rows are not written yet (or never
+    were: the process died first) still has its chunks."""
+    plan = np.full((len(chunks), _PLAN_COLUMNS), -1, dtype=np.int64)
+    for row, chunk in zip(plan, chunks, strict=True):
+        row[0], row[1] = chunk.start_index, chunk.end_index
+        if chunk.shots is not None:
+            row[2] = chunk.shots
+        if chunk.points is not None:
+            row[3:6] = chunk.points
+    return arrays_to_npz({"plan": plan})
+
+
+def plan_from_npz(blob: bytes, where: str) -> list[ManagedJob]:
+    plan = arrays_from_npz(blob, where).get("plan")
+    if plan is None or plan.dtype != np.int64 or plan.ndim != 2 or plan.shape[1] != _PLAN_COLUMNS:
+        raise StoreError(f"{where}: the stored chunk plan is malformed")
+    chunks = []
+    for index, (start, end, shots, experiment, first, last) in enumerate(plan.tolist()):
+        chunks.append(
+            ManagedJob(
+                index=index,
+                start_index=start,
+                end_index=end,
+                shots=None if shots < 0 else shots,
+                points=None if experiment < 0 else (experiment, first, last),
+            )
+        )
+    return chunks

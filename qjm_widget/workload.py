@@ -51,6 +51,18 @@ class Experiment:
     def parameters(self) -> list[Parameter]:
         return list(self.circuit.parameters)
 
+    @property
+    def name(self) -> str:
+        return str(self.circuit.name)
+
+    @property
+    def parameter_names(self) -> list[str]:
+        return [p.name for p in self.circuit.parameters]
+
+    def is_circuit(self, candidate: object) -> bool:
+        """True when ``candidate`` is this experiment's circuit object itself."""
+        return self.circuit is candidate
+
     def point_values(self, first: int, last: int) -> np.ndarray[Any, np.dtype[np.float64]]:
         """Values of points ``first..last`` (inclusive, flattened C order): ``(n, P)``."""
         assert self.values is not None
@@ -108,7 +120,7 @@ class Experiment:
         if self.values is None:
             return {}
         row = self.point_values(flat, flat)[0]
-        return {p.name: float(v) for p, v in zip(self.parameters, row, strict=True)}
+        return {name: float(v) for name, v in zip(self.parameter_names, row, strict=True)}
 
 
 @dataclass(frozen=True, slots=True)

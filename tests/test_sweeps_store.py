@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 from conftest import basis_circuit, basis_circuits, expected_key, wait_until
+from qiskit import qpy
 from qiskit.primitives import StatevectorSampler
 from qiskit_aer import AerSimulator
 from support import sweep_binds, sweep_circuit, sweep_point
@@ -116,7 +117,11 @@ def test_parameter_values_are_stored_as_npy_without_pickle(
     job_set.wait(60)
     assert manager.store is not None
     with sqlite3.connect(manager.store.path) as db:
-        (blob,) = db.execute("SELECT experiment_values FROM job_sets").fetchone()
+        ((first, blob),) = db.execute(
+            "SELECT first, experiment_values FROM circuit_blocks WHERE experiment_values "
+            "IS NOT NULL"
+        ).fetchall()
+    assert first == 0
     with np.load(io.BytesIO(blob), allow_pickle=False) as archive:
         assert archive.files == ["e0"]
         assert archive["e0"].dtype == np.float64
@@ -133,17 +138,33 @@ def test_a_pickled_array_in_the_store_is_refused_not_loaded(tmp_path: pathlib.Pa
     payload = io.BytesIO()
     np.savez(payload, e0=np.array([{"boom": 1}], dtype=object))  # pickled inside the npy
     with sqlite3.connect(store) as db:
-        db.execute("UPDATE job_sets SET experiment_values=?", (payload.getvalue(),))
+        db.execute("UPDATE circuit_blocks SET experiment_values=?", (payload.getvalue(),))
     with pytest.raises(StoreError, match="the stored arrays cannot be read"):
         JobManager(store=store).retrieve_job_set(job_set.job_set_id())
 
 
 def as_schema_1(store: pathlib.Path) -> None:
-    """Make the file what qjm_widget 0.1 with schema 1 wrote: without the columns of schema 2."""
+    """Make the file what qjm_widget 0.1 with schema 1 wrote: each set's circuits as one QPY
+    in its own row, none of the columns and tables of schemas 2 and 3."""
     with sqlite3.connect(store) as db:
+        for (job_set_id,) in db.execute("SELECT id FROM job_sets").fetchall():
+            circuits = []
+            for (blob,) in db.execute(
+                "SELECT qpy FROM circuit_blocks WHERE job_set_id=? ORDER BY first", (job_set_id,)
+            ):
+                circuits += qpy.load(io.BytesIO(blob))
+            buffer = io.BytesIO()
+            qpy.dump(circuits, buffer)
+            db.execute(
+                "UPDATE job_sets SET circuits=? WHERE id=?", (buffer.getvalue(), job_set_id)
+            )
+        db.execute("DROP TABLE circuit_blocks")
         for table, column in (
             ("job_sets", "experiments"),
             ("job_sets", "experiment_values"),
+            ("job_sets", "num_experiments"),
+            ("job_sets", "num_chunks"),
+            ("job_sets", "plan"),
             ("chunks", "points"),
             ("chunks", "arrays"),
             ("chunks", "usage_seconds"),
@@ -194,7 +215,7 @@ def test_two_stores_opening_an_old_file_at_once_migrate_it_once(
         opener.join(60)
     assert errors == [], errors
     with sqlite3.connect(store) as db:
-        assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
+        assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("3",)
 
 
 def test_a_store_file_of_schema_1_still_loads_and_is_migrated(tmp_path: pathlib.Path) -> None:
@@ -204,12 +225,12 @@ def test_a_store_file_of_schema_1_still_loads_and_is_migrated(tmp_path: pathlib.
     )
     job_set.wait(60)
     as_schema_1(store)
-    assert SCHEMA_VERSION == 2
+    assert SCHEMA_VERSION == 3
     Store(store)  # migrates
     with sqlite3.connect(store) as db:
         version = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         columns = {row[1] for row in db.execute("PRAGMA table_info(chunks)")}
-    assert version == ("2",)
+    assert version == ("3",)
     assert {"points", "arrays"} <= columns
     results = JobManager(store=store).retrieve_job_set(job_set.job_set_id()).results(timeout=10)
     assert [results.get_counts(i) for i in range(4)] == [{expected_key(i): SHOTS} for i in range(4)]

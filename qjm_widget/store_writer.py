@@ -1,0 +1,208 @@
+"""Writes running job sets to the store off their threads.
+
+``run()`` writes only the set's row; this writer then stores its circuits in chunk order, each
+chunk's before the chunk may be submitted (a crash never leaves a submitted job whose circuits
+the store lacks), and the chunks' changes in batches: every chunk that changed since the last
+transaction is written once, in the next one, with its latest state. One thread per store,
+started when there is something to write, ended when there is not.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .chunk import ManagedJob
+
+if TYPE_CHECKING:
+    from .jobset import ManagedJobSet
+    from .store import Store
+
+logger = logging.getLogger(__name__)
+
+_FIRST_BLOCK_MAX = 2_000
+"""Experiments in one transaction's block at most: the first block holds the first chunk's
+experiments only, so its job goes at once; blocks then double up to this."""
+FLUSH_TIMEOUT_S = 120.0
+
+
+@dataclass(eq=False)
+class _SetWrites:
+    """What is still to write of one job set."""
+
+    job_set: ManagedJobSet
+    blocks: deque[tuple[int, int]] = field(default_factory=deque)
+    """Experiment ranges (inclusive) whose circuits are not stored yet, in chunk order."""
+    stored_through: int = -1
+    """Experiments ``0..stored_through`` are stored (blocks go in order)."""
+    dirty: dict[int, bool] = field(default_factory=dict)
+    """Chunks changed since the last write; True where the change brought new results."""
+    fields: dict[str, Any] = field(default_factory=dict)
+    block_size: int = 0
+    next_chunk: int = 0
+    """The first chunk whose row has not gone with its circuits yet."""
+    writing: bool = False
+
+    @property
+    def idle(self) -> bool:
+        return not (self.blocks or self.dirty or self.fields or self.writing)
+
+
+def block_ranges(chunks: Sequence[ManagedJob]) -> deque[tuple[int, int]]:
+    """The experiments each chunk adds to those of the chunks before it, in chunk order
+    (chunks cut from one experiment's points or shots share its circuit)."""
+    ranges: deque[tuple[int, int]] = deque()
+    through = -1
+    for chunk in chunks:
+        if chunk.end_index > through:
+            ranges.append((max(chunk.start_index, through + 1), chunk.end_index))
+            through = chunk.end_index
+    return ranges
+
+
+class StoreWriter:
+    """The one writer of a store's running sets (see the module's docs)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._sets: dict[str, _SetWrites] = {}
+        self._thread: threading.Thread | None = None
+
+    # -- what the job sets tell the writer -----------------------------------------------
+
+    def add(self, job_set: ManagedJobSet) -> None:
+        """Store ``job_set``'s circuits from now on, in chunk order; its row is written."""
+        with self._lock:
+            writes = self._entry(job_set)
+            writes.blocks = block_ranges(job_set.managed_jobs())
+            self._kick()
+
+    def stored(self, job_set_id: str, chunk: ManagedJob) -> bool:
+        """True once ``chunk``'s circuits are in the store, so its job may be submitted."""
+        with self._lock:
+            writes = self._sets.get(job_set_id)
+            return writes is None or not writes.blocks or chunk.end_index <= writes.stored_through
+
+    def chunk_changed(self, job_set: ManagedJobSet, index: int, new_results: bool) -> None:
+        with self._lock:
+            writes = self._entry(job_set)
+            writes.dirty[index] = writes.dirty.get(index, False) or new_results
+            self._kick()
+
+    def fields_changed(self, job_set: ManagedJobSet, **fields: Any) -> None:
+        with self._lock:
+            self._entry(job_set).fields.update(fields)
+            self._kick()
+
+    def flush(self, job_set_id: str, timeout: float = FLUSH_TIMEOUT_S) -> bool:
+        """Wait until everything of the set is written; False if that took over ``timeout``."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while job_set_id in self._sets:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    logger.warning(
+                        "job set %s: the store is still writing after %s s", job_set_id, timeout
+                    )
+                    return False
+                self._changed.wait(left)
+        return True
+
+    def _entry(self, job_set: ManagedJobSet) -> _SetWrites:
+        job_set_id = job_set.job_set_id()
+        writes = self._sets.get(job_set_id)
+        if writes is None:
+            writes = self._sets[job_set_id] = _SetWrites(job_set)
+        return writes
+
+    def _kick(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="qjm-store-writer", daemon=True)
+            self._thread.start()
+        self._changed.notify_all()
+
+    # -- the writer thread ----------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                writes = next((w for w in self._sets.values() if not w.writing), None)
+                if writes is None:
+                    self._thread = None
+                    self._changed.notify_all()
+                    return
+                # Round robin: the set goes last once this transaction is taken from it.
+                job_set_id = writes.job_set.job_set_id()
+                self._sets[job_set_id] = self._sets.pop(job_set_id)
+                block = self._take_block(writes)
+                if block is not None:
+                    # Each chunk's row goes with (or before) its circuits, in chunk order.
+                    chunks = writes.job_set.managed_jobs()
+                    while writes.next_chunk < len(chunks) and (
+                        chunks[writes.next_chunk].end_index <= block[1]
+                    ):
+                        writes.dirty.setdefault(writes.next_chunk, False)
+                        writes.next_chunk += 1
+                dirty, writes.dirty = writes.dirty, {}
+                fields, writes.fields = writes.fields, {}
+                writes.writing = True
+            try:
+                self._store.write(self._statements(writes.job_set, dirty, fields, block))
+            except Exception:
+                logger.exception(
+                    "could not write job set %s to the store %s", job_set_id, self._store.path
+                )
+            with self._lock:
+                writes.writing = False
+                if block is not None:
+                    writes.stored_through = block[1]
+                if writes.idle:
+                    del self._sets[job_set_id]
+                self._changed.notify_all()
+            if block is not None:
+                writes.job_set._start()  # chunks whose circuits are now stored may go
+
+    @staticmethod
+    def _take_block(writes: _SetWrites) -> tuple[int, int] | None:
+        """The next experiments to store: the first chunk's alone, then twice as many each
+        time, whole chunks, up to ``_FIRST_BLOCK_MAX``."""
+        if not writes.blocks:
+            return None
+        first, last = writes.blocks.popleft()
+        budget = min(max(2 * writes.block_size, 1), _FIRST_BLOCK_MAX)
+        while writes.blocks and writes.blocks[0][1] - first + 1 <= budget:
+            last = writes.blocks.popleft()[1]
+        writes.block_size = last - first + 1
+        return first, last
+
+    def _statements(
+        self,
+        job_set: ManagedJobSet,
+        dirty: dict[int, bool],
+        fields: dict[str, Any],
+        block: tuple[int, int] | None,
+    ) -> list[tuple[str, Sequence[Any]]]:
+        job_set_id = job_set.job_set_id()
+        chunks = job_set.managed_jobs()
+        with job_set._lock:  # one consistent state per chunk; results lists are never mutated
+            copies = [copy.copy(chunks[index]) for index in dirty]
+        statements = [
+            self._store.chunk_statement(
+                job_set_id, chunk, with_results=dirty[chunk.index] and chunk.results is not None
+            )
+            for chunk in copies
+        ]
+        if block is not None:
+            experiments = job_set.experiments()[block[0] : block[1] + 1]
+            statements.append(self._store.block_statement(job_set_id, block[0], experiments))
+        if fields:
+            statements.append(self._store.fields_statement(job_set_id, **fields))
+        return statements
