@@ -32,6 +32,9 @@ function rows(detail: ChunkDetail): Array<[string, string]> {
     ["Job id", detail.job_id ?? "—"],
     ["Attempts", String(detail.attempts)],
   );
+  if (typeof detail.worker === "string" && detail.worker !== "") {
+    result.push(["Worker", detail.worker]);
+  }
   const usage = usageOf(detail.usage_seconds);
   if (usage !== null) {
     result.push(["QPU usage", formatQpuSeconds(usage)]);

@@ -1,9 +1,24 @@
 // The header: the set's name, id, backend and tags, elapsed time and ETA, chunks per state,
-// and the QPU time IBM Quantum reports for the set's jobs.
+// the QPU time IBM Quantum reports for the set's jobs, and the Dask dashboard of a set on Dask.
 import { element } from "./dom";
 import { type ChunkStore, formatQpuSeconds, STATE_NAMES, usageOf } from "./model";
 
 export const USAGE_TITLE = "QPU time IBM Quantum reports for this set's jobs";
+export const DASHBOARD_TEXT = "Dask dashboard";
+
+/** `link` when it is an http(s) URL (what a Dask scheduler serves), else null: the kernel's
+ * value goes into an href, where a javascript: URL would run. */
+export function dashboardUrl(link: unknown): string | null {
+  if (typeof link !== "string" || link === "") {
+    return null;
+  }
+  try {
+    const url = new URL(link);
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+  } catch {
+    return null;
+  }
+}
 
 export type HeaderInfo = {
   name: string;
@@ -14,6 +29,8 @@ export type HeaderInfo = {
   startedAt: number;
   /** Epoch seconds; 0 while unfinished. */
   finishedAt: number;
+  /** The Dask dashboard of the cluster the set runs on; "" (or missing) elsewhere. */
+  dashboardLink?: string;
 };
 
 export type Header = {
@@ -65,7 +82,11 @@ export function createHeader(parent: HTMLElement): Header {
   const backend = element("span", "qjm-backend");
   const tags = element("span", "qjm-tags");
   const id = element("span", "qjm-id");
-  titleRow.append(name, backend, tags, id);
+  const dashboard = element("a", "qjm-dashboard-link", DASHBOARD_TEXT);
+  dashboard.target = "_blank";
+  dashboard.rel = "noopener";
+  dashboard.hidden = true;
+  titleRow.append(name, backend, dashboard, tags, id);
 
   const timeRow = element("div", "qjm-header-time");
   const elapsed = element("span", "qjm-elapsed");
@@ -121,6 +142,15 @@ export function createHeader(parent: HTMLElement): Header {
     backend.textContent = info.backendName ? `on ${info.backendName}` : "";
     id.textContent = info.jobSetId;
     id.setAttribute("title", "Job set id");
+    const link = dashboardUrl(info.dashboardLink);
+    dashboard.hidden = link === null;
+    if (link === null) {
+      dashboard.removeAttribute("href");
+      dashboard.removeAttribute("title");
+    } else {
+      dashboard.href = link;
+      dashboard.setAttribute("title", `${link} (opens in a new tab)`);
+    }
     tags.replaceChildren(...info.tags.map((tag) => element("span", "qjm-tag", tag)));
     if (info.startedAt > 0 && info.finishedAt <= 0) {
       if (timer === null) {

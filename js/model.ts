@@ -46,6 +46,8 @@ export type ChunkDetail = {
    * the backend reports none (or missing, from an older kernel). Read it through usageOf().
    */
   usage_seconds?: number | null;
+  /** The Dask worker that runs or ran the chunk; null off Dask (missing: older kernel). */
+  worker?: string | null;
 };
 
 /**
@@ -85,6 +87,8 @@ export type Model = {
    */
   usage_seconds: number;
   can_cancel: boolean;
+  /** The Dask dashboard of the cluster the set runs on; "" elsewhere (missing: older kernel). */
+  dashboard_link?: string;
   states: Bytes;
   delta: Bytes;
   bounds: Bytes;

@@ -104,6 +104,7 @@ function render({ model, el }: Pick<RenderProps<Model>, "model" | "el">): () => 
       tags: model.get("tags") ?? [],
       startedAt: model.get("started_at") ?? 0,
       finishedAt: model.get("finished_at") ?? 0,
+      dashboardLink: model.get("dashboard_link") ?? "",
     });
   }
 
@@ -145,6 +146,7 @@ function render({ model, el }: Pick<RenderProps<Model>, "model" | "el">): () => 
     ["change:tags", onHeader],
     ["change:started_at", onHeader],
     ["change:finished_at", onHeader],
+    ["change:dashboard_link", onHeader],
     ["change:usage_seconds", onUsage],
     ["change:bounds", onBounds],
     ["change:errors", onErrors],

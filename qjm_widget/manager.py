@@ -101,6 +101,7 @@ class JobManager:
         retry_policy: RetryPolicy | None = None,
         execution_mode: str | None = None,
         transpile: bool = False,
+        executor: Any = None,
         **run_config_: Any,
     ) -> ManagedJobSet:
         """Split ``experiments`` into jobs on ``backend`` and start them in the background.
@@ -133,6 +134,11 @@ class JobManager:
             transpile: Transpile each job's circuits for the backend just before submitting
                 it. Without it, circuits must already be ISA where the backend requires it
                 (IBM Quantum backends, runtime samplers): others are refused up front.
+            executor: A Dask ``distributed.Client``: each job runs as a task on its cluster,
+                whose workers rebuild the backend (AerSimulator, BasicSimulator, a fake
+                backend, StatevectorSampler or Aer's SamplerV2; others are refused). An
+                AerSimulator whose ``executor`` option holds a client runs there too, its
+                ``max_job_size`` read as ``max_experiments_per_job`` when none is given.
             **run_config_: Passed to ``backend.run`` (shots, memory, seed_simulator, ...); a
                 sampler takes shots and memory. ``parameter_binds=[{param: [v0, v1, ...]},
                 ...]`` (one dict per circuit, ``{}`` for a bound one) sweeps each circuit over
@@ -147,8 +153,12 @@ class JobManager:
             raise JobManagerInvalidInputError(
                 f"transpile must be True or False, got {type(transpile).__name__}"
             )
-        adapter = adapter_for(backend, execution_mode=execution_mode, transpile=transpile)
+        adapter = adapter_for(
+            backend, execution_mode=execution_mode, transpile=transpile, executor=executor
+        )
         per_job = positive_int("max_experiments_per_job", max_experiments_per_job)
+        if per_job is None:  # AerSimulator(executor=client, max_job_size=n): AerJobSet's cut
+            per_job = getattr(adapter, "experiments_per_job", None)
         concurrent = positive_int("max_concurrent_jobs", max_concurrent_jobs)
         shots_cap = positive_int("max_shots_per_job", max_shots_per_job)
         executions_cap = positive_int("max_executions_per_job", max_executions_per_job)
@@ -258,6 +268,7 @@ class JobManager:
         refresh: bool = False,
         *,
         backend: Any = None,
+        executor: Any = None,
     ) -> ManagedJobSet:
         """The job set with this id, from this manager or from its store.
 
@@ -275,6 +286,8 @@ class JobManager:
             refresh: Read the set again even when this manager holds it: a running set polls
                 its jobs at once; a finished one is read again from the store.
             backend: The backend to re-attach to and retry on; wins over ``provider``.
+            executor: A Dask ``distributed.Client`` to retry the set's chunks on; a set that
+                ran on Dask rebuilds its backend from the store when none is given.
         """
         if not isinstance(refresh, bool):
             raise JobManagerInvalidInputError(
@@ -282,10 +295,12 @@ class JobManager:
             )
         if provider is not None and backend is None and _runs_jobs(provider):
             backend, provider = provider, None  # retrieve_job_set(id, backend): the old order
-        wants_backend = backend is not None or provider is not None
+        wants_backend = backend is not None or provider is not None or executor is not None
         with self._lock:
             job_set = self._job_sets.get(job_set_id)
         usable = job_set is not None and (not wants_backend or job_set._adapter.can_submit)
+        if executor is not None and job_set is not None:  # its retries go to this client
+            usable = usable and getattr(job_set._adapter, "executor", None) is executor
         if job_set is not None and usable and not (refresh and job_set.done()):
             if refresh:
                 job_set.refresh()  # a finished set is read again from the store instead
@@ -298,7 +313,7 @@ class JobManager:
         if backend is None and provider is not None:
             backend = backend_from_provider(provider, stored.backend_name)
         self._refuse_if_running_elsewhere(stored)
-        job_set = restore(stored, backend, self._scheduler)
+        job_set = restore(stored, backend, self._scheduler, executor=executor)
         self._adopt(job_set, new=False)
         if not job_set.done():
             job_set._start()  # re-attached jobs: poll them

@@ -6,11 +6,11 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .backends import BackendAdapter, Capabilities, RuntimeAdapter, adapter_for
+from .backends import BackendAdapter, Capabilities, DaskAdapter, RuntimeAdapter, adapter_for
 from .backends.runtime import EXECUTION_MODES, is_cloud_backend
 from .chunk import ChunkState, ManagedJob
 from .events import JobSetEvent
-from .exceptions import JobManagerInvalidStateError
+from .exceptions import JobManagerInvalidInputError, JobManagerInvalidStateError
 from .jobset import ManagedJobSet
 from .outcomes import SliceResult
 from .policy import RetryPolicy
@@ -68,7 +68,23 @@ def adapter_options(adapter: BackendAdapter) -> dict[str, Any]:
     options: dict[str, Any] = {"transpile": adapter.transpiles}
     if isinstance(adapter, RuntimeAdapter) and adapter.execution_mode is not None:
         options["execution_mode"] = adapter.execution_mode
+    if isinstance(adapter, DaskAdapter):
+        # How workers rebuild the backend: retrieve_job_set(id, executor=client) needs no other.
+        options["dask"] = {"backend": adapter.description}
     return options
+
+
+def shipped_backend(options: Mapping[str, Any]) -> Any:
+    """The backend a set that ran on Dask described for its workers, rebuilt here."""
+    from .backends.shipping import rebuild
+
+    dask = options.get("dask")
+    if not isinstance(dask, Mapping) or not isinstance(dask.get("backend"), Mapping):
+        raise JobManagerInvalidInputError(
+            "this job set did not run on Dask, so the store has no backend for executor=: "
+            "pass backend=... as well"
+        )
+    return rebuild(dask["backend"])
 
 
 def adapter_options_from(options: Mapping[str, Any], backend: Any) -> dict[str, Any]:
@@ -135,11 +151,16 @@ def record(store: Store, job_set: ManagedJobSet) -> Callable[[], None]:
     return job_set.subscribe(on_event)
 
 
-def restore(stored: StoredJobSet, backend: Any, scheduler: Scheduler) -> ManagedJobSet:
+def restore(
+    stored: StoredJobSet, backend: Any, scheduler: Scheduler, *, executor: Any = None
+) -> ManagedJobSet:
     """A live job set from stored rows: finished chunks as they were, the rest re-attached by
-    job id where the backend can look jobs up, otherwise LOST and left for retry."""
+    job id where the backend can look jobs up, otherwise LOST and left for retry. With a Dask
+    ``executor`` and no backend, the backend is the one the set shipped to its workers."""
+    if executor is not None and backend is None:
+        backend = shipped_backend(stored.options)
     adapter = (
-        adapter_for(backend, **adapter_options_from(stored.options, backend))
+        adapter_for(backend, executor=executor, **adapter_options_from(stored.options, backend))
         if backend is not None
         else DetachedAdapter(stored.backend_name)
     )

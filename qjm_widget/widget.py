@@ -108,6 +108,9 @@ class JobSetWidget(anywidget.AnyWidget):
     none. float, default -1.0."""
     can_cancel = traitlets.Bool(True).tag(sync=True)
     """False where the backend can never cancel a submitted job. bool, default True."""
+    dashboard_link = traitlets.Unicode("").tag(sync=True)
+    """URL of the Dask dashboard of the cluster the set runs on; "" where it runs elsewhere
+    (or the cluster serves no dashboard). str, default ""."""
     states = traitlets.Bytes(b"").tag(sync=True)
     """Snapshot: uint32 LE sequence number, then one state code per chunk. bytes, default b""."""
     delta = traitlets.Bytes(b"").tag(sync=True)
@@ -121,7 +124,8 @@ class JobSetWidget(anywidget.AnyWidget):
     errors_total = traitlets.Int(0).tag(sync=True)
     """Number of failed chunks, those beyond the first 100 included. int, default 0."""
     selected_detail = traitlets.Dict().tag(sync=True)
-    """Details of the chunk the view selected, {} when none. dict, default {}."""
+    """Details of the chunk the view selected, {} when none; ``worker`` is the Dask worker that
+    runs or ran it (None off Dask). dict, default {}."""
     histogram = traitlets.Dict().tag(sync=True)
     """Merged counts shown: experiment (-1 = all), point (-1 = all its points), num_points (0
     where the experiment is a bound circuit), shape (of its points, []), values ({parameter:
@@ -146,6 +150,7 @@ class JobSetWidget(anywidget.AnyWidget):
             num_experiments=job_set.num_experiments,
             started_at=job_set.created_at.timestamp(),
             can_cancel=job_set._adapter.capabilities.can_cancel,
+            dashboard_link=getattr(job_set._adapter, "dashboard_link", ""),
             states=pack_states(0, self._codes),
             delta=pack_delta(0, []),
             bounds=b"".join(struct.pack("<II", c.start_index, c.end_index) for c in chunks),
@@ -302,6 +307,7 @@ class JobSetWidget(anywidget.AnyWidget):
             "note": chunk.note,
             "can_cancel": cancellable,
             "can_retry": self._job_set._can_retry(chunk),
+            "worker": _worker(self._job_set, chunk),
         }
 
     def _send_snapshot(self) -> None:
@@ -401,6 +407,12 @@ def _chunk_summary(chunk: ManagedJob) -> dict[str, Any]:
         "job_id": chunk.job_id,
         "attempts": chunk.attempts,
     }
+
+
+def _worker(job_set: ManagedJobSet, chunk: ManagedJob) -> str | None:
+    """The Dask worker that runs or ran the chunk's job; None off Dask."""
+    where = getattr(job_set._adapter, "job_worker", None)
+    return where(chunk.job) if callable(where) and chunk.job is not None else None
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

@@ -10,6 +10,7 @@ from qiskit.providers import BackendV2
 from ..exceptions import JobManagerInvalidInputError
 from .backend_v2 import BackendV2Adapter
 from .base import BackendAdapter, CancelOutcome, Capabilities, describe_exception
+from .dask import DaskAdapter, aer_executor
 from .runtime import RuntimeAdapter, is_cloud_backend, is_cloud_sampler
 from .sampler import SamplerAdapter
 
@@ -18,6 +19,7 @@ __all__ = [
     "BackendV2Adapter",
     "CancelOutcome",
     "Capabilities",
+    "DaskAdapter",
     "RuntimeAdapter",
     "SamplerAdapter",
     "adapter_for",
@@ -26,14 +28,28 @@ __all__ = [
 
 
 def adapter_for(
-    backend: Any, *, execution_mode: str | None = None, transpile: bool = False
+    backend: Any,
+    *,
+    execution_mode: str | None = None,
+    transpile: bool = False,
+    executor: Any = None,
 ) -> BackendAdapter:
     """The adapter for ``backend``; a clear error for anything but a BackendV2 or SamplerV2.
 
     ``execution_mode`` (batch, session, job) applies to IBM Quantum cloud backends only.
+    ``executor``, a Dask ``distributed.Client`` (or the one in an AerSimulator's ``executor``
+    option), runs each chunk as a task on its cluster.
     """
     if isinstance(backend, BackendAdapter):
         return backend
+    if executor is None:
+        executor = aer_executor(backend)
+    if executor is not None:
+        if execution_mode is not None:
+            raise JobManagerInvalidInputError(
+                "execution_mode applies to IBM Quantum backends only, not to a set on Dask"
+            )
+        return DaskAdapter(backend, executor, transpile=transpile)
     cloud = is_cloud_backend(backend) or is_cloud_sampler(backend)
     if execution_mode is not None and not cloud:
         raise JobManagerInvalidInputError(
