@@ -23,25 +23,26 @@ from functools import partial
 from typing import Any
 
 from qiskit import QuantumCircuit
-from qiskit.providers import JobStatus
 
-from .chunk import ChunkState, ManagedJob
+from .chunk import ManagedJob
 from .store_format import (
     StoreError,
     block_meta_from_row,
-    block_to_row,
     circuits_from_qpy,
     experiments_from_rows,
     plan_from_npz,
-    plan_to_npz,
-    slice_results_from_rows,
-    slice_results_to_rows,
-    to_json,
+)
+from .store_rows import (
+    block_statement,
+    chunk_from_row,
+    chunk_statement,
+    fields_statement,
+    set_statement,
 )
 from .store_schema import MIGRATIONS, SCHEMA_V1, SCHEMA_VERSION
 from .store_writer import StoreWriter
 from .stored_experiments import CircuitSource, StoredExperiment, placeholder_circuit
-from .workload import Experiment, slices_of
+from .workload import Experiment
 
 APPLICATION = "qjm_widget"
 STORE_ENV_VAR = "QJM_WIDGET_STORE"
@@ -77,6 +78,19 @@ class StoredJobSet:
     missing_circuits: frozenset[int] = frozenset()
     """Chunks some of whose circuits the store lacks: the process that ran the set ended
     before writing them (it never submitted those chunks either)."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobSetHeader:
+    """A stored set's identity, as listings read it."""
+
+    job_set_id: str
+    name: str
+    tags: list[str]
+    backend_name: str
+    created_at: float
+    finished_at: float | None
+    owner: tuple[str | None, int | None]
 
 
 class Store:
@@ -205,118 +219,32 @@ class Store:
 
     def add_job_set(self, record: StoredJobSet) -> None:
         """Write a whole set at once: its row, its chunks and its circuits."""
-        statements = [self._set_statement(record)]
+        statements = [set_statement(record)]
         statements += [
-            self.chunk_statement(record.job_set_id, c, with_results=True) for c in record.chunks
+            chunk_statement(record.job_set_id, c, with_results=True) for c in record.chunks
         ]
         if record.experiments:
-            statements.append(self.block_statement(record.job_set_id, 0, record.experiments))
+            statements.append(block_statement(record.job_set_id, 0, record.experiments))
         self._write(statements)
 
     def begin_job_set(self, record: StoredJobSet) -> None:
         """Write a set's row only (its sizes and chunk plan, no circuits), so ``run()`` returns
         at once; its chunks and circuits follow through :meth:`write`."""
-        self._write([self._set_statement(record)])
+        self._write([set_statement(record)])
 
     def write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
-        """Several statements of :meth:`chunk_statement` and :meth:`block_statement` (and
-        :meth:`fields_statement`) in one transaction."""
+        """Several statements of store_rows.py (chunks, blocks of circuits and
+        fields of the set) in one transaction."""
         self._write(statements)
 
-    @staticmethod
-    def _set_statement(record: StoredJobSet) -> tuple[str, Sequence[Any]]:
-        host, pid = record.owner
-        values = (
-            record.job_set_id,
-            record.name,
-            to_json(record.tags),
-            record.share_level,
-            record.backend_name,
-            to_json(record.run_config),
-            to_json(record.options),
-            record.created_at,
-            record.finished_at,
-            host,
-            pid,
-            b"",  # schema 2's circuits column: circuits now go in circuit_blocks
-            None,
-            None,
-            len(record.experiments),
-            len(record.chunks),
-            plan_to_npz(record.chunks),
-        )
-        return f"INSERT INTO job_sets VALUES ({_row_of(values)})", values
-
-    @staticmethod
-    def block_statement(
-        job_set_id: str, first: int, experiments: Sequence[Experiment]
-    ) -> tuple[str, Sequence[Any]]:
-        """Experiments ``first...`` of a set: their circuits (QPY) and metadata."""
-        qpy, meta, values = block_to_row(experiments)
-        row = (job_set_id, first, first + len(experiments) - 1, qpy, meta, values)
-        return "INSERT OR REPLACE INTO circuit_blocks VALUES (?,?,?,?,?,?)", row
-
-    @staticmethod
-    def chunk_statement(
-        job_set_id: str, chunk: ManagedJob, with_results: bool
-    ) -> tuple[str, Sequence[Any]]:
-        results, arrays = (
-            slice_results_to_rows(chunk.results)
-            if with_results and chunk.results is not None
-            else (None, None)
-        )
-        values = (
-            job_set_id,
-            chunk.index,
-            chunk.start_index,
-            chunk.end_index,
-            chunk.shots,
-            chunk.state.value,
-            chunk.job_id,
-            None if chunk.job_status is None else chunk.job_status.name,
-            chunk.attempts,
-            chunk.error,
-            chunk.note,
-            chunk.submitted_at,
-            chunk.finished_at,
-            to_json(chunk.previous_job_ids),
-            results,
-            None if chunk.points is None else to_json(list(chunk.points)),
-            arrays,
-            chunk.usage_seconds,
-        )
-        if with_results:
-            return (
-                f"INSERT OR REPLACE INTO chunks VALUES ({_row_of(values)})",
-                values,
-            )
-        # Without new results, keep the ones stored (a retry replaces them only once it is DONE).
-        return (
-            f"INSERT INTO chunks VALUES ({_row_of(values)}) "
-            "ON CONFLICT (job_set_id, idx) DO UPDATE SET state=excluded.state, "
-            "job_id=excluded.job_id, status=excluded.status, attempts=excluded.attempts, "
-            "error=excluded.error, note=excluded.note, submitted_at=excluded.submitted_at, "
-            "finished_at=excluded.finished_at, previous_job_ids=excluded.previous_job_ids, "
-            "usage_seconds=excluded.usage_seconds",
-            values,
-        )
-
     def save_chunk(self, job_set_id: str, chunk: ManagedJob, with_results: bool) -> None:
-        self._write([self.chunk_statement(job_set_id, chunk, with_results)])
+        self._write([chunk_statement(job_set_id, chunk, with_results)])
 
     def save_chunks(self, job_set_id: str, chunks: Sequence[ManagedJob]) -> None:
-        self._write([self.chunk_statement(job_set_id, c, with_results=False) for c in chunks])
+        self._write([chunk_statement(job_set_id, c, with_results=False) for c in chunks])
 
     def save_job_set_fields(self, job_set_id: str, **fields: Any) -> None:
-        self._write([self.fields_statement(job_set_id, **fields)])
-
-    @staticmethod
-    def fields_statement(job_set_id: str, **fields: Any) -> tuple[str, Sequence[Any]]:
-        allowed = {"name", "tags", "finished_at", "owner_host", "owner_pid"}
-        assert set(fields) <= allowed, fields
-        values = [to_json(v) if k == "tags" else v for k, v in fields.items()]
-        assignments = ", ".join(f"{k}=?" for k in fields)
-        return f"UPDATE job_sets SET {assignments} WHERE id=?", (*values, job_set_id)
+        self._write([fields_statement(job_set_id, **fields)])
 
     def delete(self, job_set_id: str) -> bool:
         with self._transaction() as db:
@@ -329,21 +257,27 @@ class Store:
 
     # -- reading --------------------------------------------------------------------------
 
-    def job_set_ids(
+    def headers(
         self, name: str | None = None, tags: Sequence[str] | None = None, limit: int | None = None
-    ) -> list[str]:
-        """Ids of stored sets, newest first; ``tags``: sets carrying all of them."""
+    ) -> list[JobSetHeader]:
+        """What identifies each stored set, newest first, without its chunks or circuits;
+        ``tags``: sets carrying all of them."""
         with self._transaction() as db:
             rows = db.execute(
-                "SELECT id, name, tags FROM job_sets ORDER BY created_at DESC"
+                "SELECT id, name, tags, backend_name, created_at, finished_at, owner_host, "
+                "owner_pid FROM job_sets ORDER BY created_at DESC"
             ).fetchall()
         wanted = set(tags or [])
-        ids = [
-            row[0]
-            for row in rows
-            if (name is None or row[1] == name) and wanted <= set(json.loads(row[2]))
-        ]
-        return ids if limit is None else ids[:limit]
+        headers = []
+        for row in rows:
+            tags_of = list(json.loads(row[2]))
+            if (name is None or row[1] == name) and wanted <= set(tags_of):
+                headers.append(
+                    JobSetHeader(row[0], row[1], tags_of, row[3], row[4], row[5], (row[6], row[7]))
+                )
+                if limit is not None and len(headers) == limit:
+                    break
+        return headers
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """The rows of one read-only statement, for readers of metadata (the catalog) that
@@ -374,12 +308,12 @@ class Store:
                 experiments: list[Experiment] = experiments_from_rows(
                     circuits, row[12], row[13], where
                 )
-                chunks = [self._chunk_from_row(r, experiments, where) for r in chunk_rows]
+                chunks = [chunk_from_row(r, experiments, where) for r in chunk_rows]
             else:
                 experiments, stored = self._stored_experiments(
                     job_set_id, int(row[14]), blocks, where
                 )
-                read = (self._chunk_from_row(r, experiments, where) for r in chunk_rows)
+                read = (chunk_from_row(r, experiments, where) for r in chunk_rows)
                 written = {c.index: c for c in read}
                 chunks = [written.get(c.index, c) for c in plan_from_npz(row[16], where)]
                 missing = frozenset(
@@ -450,53 +384,9 @@ class Store:
             ).fetchall()
         where = f"{self.path}, job set {job_set_id}"
         try:
-            return [self._chunk_from_row(r, experiments, where) for r in chunk_rows]
+            return [chunk_from_row(r, experiments, where) for r in chunk_rows]
         except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
             raise StoreError(f"{where}: a stored row is malformed: {exc}") from exc
-
-    @staticmethod
-    def _chunk_from_row(
-        row: Sequence[Any], experiments: Sequence[Experiment], where: str
-    ) -> ManagedJob:
-        points = None if row[15] is None else json.loads(row[15])
-        if points is not None and (
-            not isinstance(points, list)
-            or len(points) != 3
-            or not all(isinstance(p, int) for p in points)
-        ):
-            raise StoreError(f"{where}, chunk {row[1]}: malformed points {points!r}")
-        chunk = ManagedJob(
-            index=int(row[1]),
-            start_index=int(row[2]),
-            end_index=int(row[3]),
-            points=None if points is None else (points[0], points[1], points[2]),
-            shots=None if row[4] is None else int(row[4]),
-            state=ChunkState(row[5]),
-            job_id=row[6],
-            attempts=int(row[8]),
-            error=row[9],
-            note=row[10],
-            submitted_at=row[11],
-            finished_at=row[12],
-            previous_job_ids=[str(i) for i in json.loads(row[13])],
-            usage_seconds=None if row[17] is None else float(row[17]),
-        )
-        chunk.job_status = None if row[7] is None else JobStatus[row[7]]
-        if row[14] is not None:
-            here = f"{where}, chunk {chunk.index}"
-            pieces = slices_of(experiments, chunk.start_index, chunk.end_index, chunk.points)
-            results = slice_results_from_rows(
-                row[14], row[16], [p.num_points for p in pieces], here
-            )
-            for result in results:
-                result.counts()  # a header that cannot format its counts fails here
-            chunk.results = results
-        return chunk
-
-
-def _row_of(values: Sequence[Any]) -> str:
-    """The placeholders of one row of ``values``, in the table's column order."""
-    return ",".join("?" * len(values))
 
 
 def current_owner() -> tuple[str, int]:

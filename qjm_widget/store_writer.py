@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .chunk import ManagedJob
+from .store_rows import block_statement, chunk_statement, fields_statement
 
 if TYPE_CHECKING:
     from .jobset import ManagedJobSet
@@ -195,14 +196,14 @@ class StoreWriter:
         with job_set._lock:  # one consistent state per chunk; results lists are never mutated
             copies = [copy.copy(chunks[index]) for index in dirty]
         statements = [
-            self._store.chunk_statement(
+            chunk_statement(
                 job_set_id, chunk, with_results=dirty[chunk.index] and chunk.results is not None
             )
             for chunk in copies
         ]
         if block is not None:
             experiments = job_set.experiments()[block[0] : block[1] + 1]
-            statements.append(self._store.block_statement(job_set_id, block[0], experiments))
+            statements.append(block_statement(job_set_id, block[0], experiments))
         if fields:
-            statements.append(self._store.fields_statement(job_set_id, **fields))
+            statements.append(fields_statement(job_set_id, **fields))
         return statements
