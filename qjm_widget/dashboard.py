@@ -126,8 +126,8 @@ class DashboardWidget(ipywidgets.VBox):
     # -- listing --------------------------------------------------------------------------
 
     def _live(self) -> dict[str, ManagedJobSet]:
-        with self._manager._lock:
-            return dict(self._manager._job_sets)
+        live: dict[str, ManagedJobSet] = self._manager.loaded_job_sets()
+        return live
 
     def load_page(self) -> None:
         """Read the page the query asks for and send it whole (a new page, or new rows)."""

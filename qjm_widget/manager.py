@@ -6,8 +6,8 @@ import datetime
 import enum
 import logging
 import os
-import threading
 import uuid
+from functools import partial
 from typing import Any
 
 from qiskit.primitives import BaseSamplerV2
@@ -23,11 +23,20 @@ from .exceptions import (
 )
 from .job_tags import SET_TAG_PREFIX
 from .jobset import ManagedJobSet
-from .persistence import record, restore, snapshot
+from .lazy_job_set import LazyJobSet
+from .persistence import record, restore, restored_arguments, snapshot
 from .policy import RetryPolicy
 from .rebuild import rebuild
+from .registry import JobSetRegistry
 from .scheduler import Scheduler
-from .store import Store, StoredJobSet, current_owner, default_store_path, owner_is_alive
+from .store import (
+    JobSetHeader,
+    Store,
+    StoredJobSet,
+    current_owner,
+    default_store_path,
+    owner_is_alive,
+)
 from .validation import (
     circuits_fit,
     fits_executions,
@@ -82,8 +91,7 @@ class JobManager:
         )
         """Where job sets are kept across processes; None keeps them in memory only."""
         self._scheduler = Scheduler(workers)
-        self._job_sets: dict[str, ManagedJobSet] = {}
-        self._lock = threading.Lock()
+        self._registry = JobSetRegistry(release_finished=self.store is not None)
         self._dashboard: Any = None
 
     def run(
@@ -212,12 +220,16 @@ class JobManager:
         job_set._start()
         return job_set
 
-    def _adopt(self, job_set: ManagedJobSet, *, new: bool) -> None:
-        """Keep ``job_set`` in this manager, and in the store as it changes."""
+    def _adopt(self, job_set: ManagedJobSet, *, new: bool, as_stored: bool = False) -> None:
+        """Keep ``job_set`` in this manager, and in the store as it changes; ``as_stored``: it
+        is exactly as the store has it (a finished set read back), so nothing is written."""
         if self.store is not None:
             if new:
-                self.store.add_job_set(snapshot(job_set))
-            else:
+                # The row now, the circuits off this thread: run() returns at once.
+                self.store.begin_job_set(snapshot(job_set))
+                self.store.writer.add(job_set)
+                job_set._hold_submits(partial(self.store.writer.stored, job_set.job_set_id()))
+            elif not as_stored:
                 # Chunks found LOST are written as such; ownership is claimed only by running.
                 self.store.save_chunks(job_set.job_set_id(), job_set.managed_jobs())
                 if not job_set.done():  # re-attached jobs now run here
@@ -226,8 +238,15 @@ class JobManager:
                         job_set.job_set_id(), owner_host=host, owner_pid=pid
                     )
             record(self.store, job_set)
-        with self._lock:
-            self._job_sets[job_set.job_set_id()] = job_set
+        self._registry.add(job_set)
+
+    def _held(self, job_set_id: str) -> ManagedJobSet | None:
+        return self._registry.get(job_set_id)
+
+    def loaded_job_sets(self) -> dict[str, ManagedJobSet]:
+        """The sets this process holds now (running here, or finished and still referenced),
+        oldest first, without reading the store."""
+        return self._registry.all()
 
     def job_sets(
         self,
@@ -243,23 +262,48 @@ class JobManager:
         """
         wanted = set(string_list("tags", tags))
         cap = positive_int("limit", limit)
-        with self._lock:
-            live = list(reversed(self._job_sets.values()))  # newest first, ties included
         found = {
-            s.job_set_id(): s
-            for s in live
+            i: s
+            for i, s in self.loaded_job_sets().items()
             if (name is None or s.name() == name) and wanted <= set(s.tags())
         }
         if self.store is not None:
-            for job_set_id in self.store.job_set_ids(name=name, tags=list(wanted), limit=cap):
-                if job_set_id in found:
+            for header in self.store.headers(name=name, tags=list(wanted)):
+                if cap is not None and len(found) >= cap:
+                    break
+                if header.job_set_id in found:
                     continue
                 try:
-                    found[job_set_id] = self.retrieve_job_set(job_set_id)
+                    found[header.job_set_id] = self._from_store(header)
                 except JobManagerInvalidStateError as exc:
                     logger.info("left out of job_sets(): %s", exc)
         ordered = sorted(found.values(), key=lambda s: s.created_at, reverse=True)
         return ordered if cap is None else ordered[:cap]
+
+    def _from_store(self, header: JobSetHeader) -> ManagedJobSet:
+        """A stored set for a listing: a finished one as a LazyJobSet (metadata now, the rest
+        when used); an unfinished one retrieved now, which re-attaches its jobs."""
+        if header.finished_at is None:
+            return self.retrieve_job_set(header.job_set_id)
+        job_set = LazyJobSet(
+            job_set_id=header.job_set_id,
+            name=header.name,
+            tags=header.tags,
+            backend_name=header.backend_name,
+            created_at=header.created_at,
+            load=self._read_lazy,
+            on_loaded=partial(self._adopt, new=False, as_stored=True),
+        )
+        self._registry.add_released(job_set)
+        return job_set
+
+    def _read_lazy(self, job_set: LazyJobSet) -> dict[str, Any]:
+        stored = self.store.load(job_set.job_set_id()) if self.store is not None else None
+        if stored is None:
+            raise JobManagerUnknownJobSet(
+                f"job set {job_set.job_set_id()} was deleted from the store since it was listed"
+            )
+        return restored_arguments(stored, None, self._scheduler)
 
     def retrieve_job_set(
         self,
@@ -296,8 +340,7 @@ class JobManager:
         if provider is not None and backend is None and _runs_jobs(provider):
             backend, provider = provider, None  # retrieve_job_set(id, backend): the old order
         wants_backend = backend is not None or provider is not None or executor is not None
-        with self._lock:
-            job_set = self._job_sets.get(job_set_id)
+        job_set = self._held(job_set_id)
         usable = job_set is not None and (not wants_backend or job_set._adapter.can_submit)
         if executor is not None and job_set is not None:  # its retries go to this client
             usable = usable and getattr(job_set._adapter, "executor", None) is executor
@@ -352,13 +395,12 @@ class JobManager:
         stored = self.store.load(job_set_id) if self.store is not None else None
         if stored is not None:
             self._refuse_if_running_elsewhere(stored)
-        with self._lock:
-            job_set = self._job_sets.get(job_set_id)
-            if job_set is not None and not job_set.done():
-                raise JobManagerInvalidStateError(
-                    f"job set {job_set_id} is still running: cancel it and wait first"
-                )
-            self._job_sets.pop(job_set_id, None)
+        job_set = self._registry.get(job_set_id)
+        if job_set is not None and not job_set.done():
+            raise JobManagerInvalidStateError(
+                f"job set {job_set_id} is still running: cancel it and wait first"
+            )
+        self._registry.remove(job_set_id)
         deleted = self.store.delete(job_set_id) if self.store is not None else False
         if job_set is None and not deleted:
             raise JobManagerUnknownJobSet(f"no job set with id {job_set_id!r}")
@@ -368,8 +410,7 @@ class JobManager:
         read-only copy that follows it through the store (about once a second; retry and
         cancel are refused, naming that process; ``close()`` stops following), else the set
         itself, as :meth:`retrieve_job_set` gives it."""
-        with self._lock:
-            own = self._job_sets.get(job_set_id)
+        own = self._held(job_set_id)
         if own is not None:
             return own
         stored = self.store.load(job_set_id) if self.store is not None else None

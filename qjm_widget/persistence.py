@@ -126,27 +126,23 @@ def snapshot(job_set: ManagedJobSet) -> StoredJobSet:
 
 
 def record(store: Store, job_set: ManagedJobSet) -> Callable[[], None]:
-    """Write every change of ``job_set`` to ``store`` as it happens; returns unsubscribe."""
-    job_set_id = job_set.job_set_id()
+    """Write every change of ``job_set`` to ``store`` through its writer (in batches, off the
+    set's threads); the set's final event waits until all of it is written, so a script may
+    exit once ``results()`` returns. Returns unsubscribe."""
+    writer = store.writer
 
     def on_event(event: JobSetEvent) -> None:
-        try:
-            if event.state == ChunkState.PENDING.value:
-                # Retried here: this process now runs the set, which is unfinished again.
-                host, pid = current_owner()
-                store.save_job_set_fields(
-                    job_set_id, owner_host=host, owner_pid=pid, finished_at=None
-                )
-            if event.chunk_index is not None:
-                chunk = job_set.managed_jobs()[event.chunk_index]
-                fresh = event.kind == "counts" and chunk.results is not None
-                store.save_chunk(job_set_id, chunk, with_results=fresh)
-            elif event.kind == "set":
-                store.save_job_set_fields(job_set_id, name=job_set.name(), tags=job_set.tags())
-            elif event.kind == "final":
-                store.save_job_set_fields(job_set_id, finished_at=job_set.last_finished_at)
-        except Exception:
-            logger.exception("could not write job set %s to the store %s", job_set_id, store.path)
+        if event.state == ChunkState.PENDING.value:
+            # Retried here: this process now runs the set, which is unfinished again.
+            host, pid = current_owner()
+            writer.fields_changed(job_set, owner_host=host, owner_pid=pid, finished_at=None)
+        if event.chunk_index is not None:
+            writer.chunk_changed(job_set, event.chunk_index, new_results=event.kind == "counts")
+        elif event.kind == "set":
+            writer.fields_changed(job_set, name=job_set.name(), tags=job_set.tags())
+        elif event.kind == "final":
+            writer.fields_changed(job_set, finished_at=job_set.last_finished_at)
+            writer.flush(job_set.job_set_id())
 
     return job_set.subscribe(on_event)
 
@@ -157,6 +153,14 @@ def restore(
     """A live job set from stored rows: finished chunks as they were, the rest re-attached by
     job id where the backend can look jobs up, otherwise LOST and left for retry. With a Dask
     ``executor`` and no backend, the backend is the one the set shipped to its workers."""
+    return ManagedJobSet(**restored_arguments(stored, backend, scheduler, executor=executor))
+
+
+def restored_arguments(
+    stored: StoredJobSet, backend: Any, scheduler: Scheduler, *, executor: Any = None
+) -> dict[str, Any]:
+    """What :func:`restore` builds its job set from (a listed set builds itself from them
+    when first used: lazy_job_set.py)."""
     if executor is not None and backend is None:
         backend = shipped_backend(stored.options)
     adapter = (
@@ -167,6 +171,13 @@ def restore(
     for chunk in stored.chunks:
         if chunk.state.is_final:
             chunk.job = stored_job(chunk, adapter.name, adapter.backend)
+            continue
+        if chunk.index in stored.missing_circuits:
+            chunk.state, chunk.job_status, chunk.note = ChunkState.LOST, None, None
+            chunk.error = (
+                "the process that ran the set ended before it stored this chunk's circuits "
+                "(nor did it submit the chunk), so it cannot be run again"
+            )
             continue
         job = adapter.retrieve(chunk.job_id) if chunk.job_id and adapter.can_submit else None
         if job is not None:
@@ -182,7 +193,7 @@ def restore(
             else "it was not submitted before the process that ran the set ended; retry to run it"
         )
         chunk.job = stored_job(chunk, adapter.name, adapter.backend)
-    return ManagedJobSet(adapter=adapter, scheduler=scheduler, **job_set_arguments(stored))
+    return {"adapter": adapter, "scheduler": scheduler, **job_set_arguments(stored)}
 
 
 def job_set_arguments(stored: StoredJobSet) -> dict[str, Any]:
@@ -200,9 +211,8 @@ def job_set_arguments(stored: StoredJobSet) -> dict[str, Any]:
         "max_concurrent_jobs": stored.options.get("max_concurrent_jobs"),
         "retry_policy": RetryPolicy(**{k: retry[k] for k in retry if k in _RETRY_FIELDS}),
         "created_at": stored.created_at,
-        "unknown_chunks": frozenset(
-            i for i in stored.options.get("unknown_chunks", []) if isinstance(i, int)
-        ),
+        "unknown_chunks": stored.missing_circuits
+        | frozenset(i for i in stored.options.get("unknown_chunks", []) if isinstance(i, int)),
     }
 
 

@@ -68,7 +68,7 @@ class StoredExperiment(Experiment):
         object.__setattr__(self, "_name", name)
         object.__setattr__(self, "_parameter_names", list(parameter_names))
 
-    @property  # type: ignore[override]
+    @property
     def circuit(self) -> QuantumCircuit:
         return self._source.circuit(self._index)
 

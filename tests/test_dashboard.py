@@ -162,8 +162,7 @@ def test_live_sets_without_a_store_are_listed_and_merged(
     fill_store(tmp_path / "store.sqlite3", 3)
     stored = JobManager(store=tmp_path / "store.sqlite3")
     stray = memory.job_sets(name="second")[0]
-    with stored._lock:
-        stored._job_sets[stray.job_set_id()] = stray
+    stored._registry.add(stray)  # held here while `stray` is referenced
     both = dashboard_of(stored)
     assert names(both) == ["second", "set 00002", "set 00001", "set 00000"]
     assert both.table.total == 4
