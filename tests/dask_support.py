@@ -110,19 +110,12 @@ class CliCluster:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
 
-    def wait_ended(self, process: subprocess.Popen[bytes], timeout: float) -> bool:
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return False
-        return True
-
     def stop(self) -> None:
         processes = [*self.workers.values(), *([self.scheduler] if self.scheduler else [])]
         for process in processes:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 5  # a clean close; then SIGKILL, as a tidy test ends
         for process in processes:
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))

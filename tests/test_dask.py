@@ -180,6 +180,9 @@ def test_a_noise_model_is_shipped_with_the_simulator(manager: JobManager, client
         flipped = format(7 - index, "03b")
         assert results.get_counts(index) == {flipped: SHOTS}, index
     assert rebuild(describe(AerSimulator(noise_model=flip))).options.noise_model == flip
+    # A retrieved set describes a backend rebuilt from the store: its noise ships again.
+    twice = rebuild(describe(rebuild(describe(slow_backend()))))
+    assert twice.options.noise_model == slow_backend().options.noise_model
 
 
 def test_backends_workers_cannot_rebuild_are_refused_before_anything_is_submitted(

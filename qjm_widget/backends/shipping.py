@@ -141,6 +141,35 @@ def _noise_dict(noise: Any) -> dict[str, Any] | None:
     return plain
 
 
+def _complex_matrices(noise: Mapping[str, Any]) -> dict[str, Any]:
+    """``noise`` with its matrices complex again. ``to_dict(serializable=True)`` writes each
+    complex entry as [re, im], which ``from_dict`` cannot read back; and a noise model that
+    ``from_dict`` made holds its Pauli errors as such unitaries."""
+    import numpy as np
+
+    def matrix(param: Any) -> Any:
+        array = np.asarray(param) if isinstance(param, list) else None
+        if array is None or array.ndim != 3 or array.shape[-1] != 2 or array.dtype.kind not in "if":
+            return param
+        return array[..., 0] + 1j * array[..., 1]
+
+    errors = []
+    for error in noise.get("errors", []):
+        error = dict(error)
+        if "instructions" in error:
+            error["instructions"] = [
+                [
+                    {**step, "params": [matrix(p) for p in step["params"]]}
+                    if isinstance(step.get("params"), list)
+                    else step
+                    for step in instruction
+                ]
+                for instruction in error["instructions"]
+            ]
+        errors.append(error)
+    return {**noise, "errors": errors}
+
+
 def describe(backend: Any) -> Description:
     """``backend`` as plain data that :func:`rebuild` turns into an equal backend.
 
@@ -210,7 +239,7 @@ def _rebuild_aer(description: Mapping[str, Any]) -> Any:
         # plain data. catch_warnings swaps the process's filters: one rebuild at a time.
         with _warnings_lock, warnings.catch_warnings():
             warnings.filterwarnings("ignore", "from_dict has been deprecated", DeprecationWarning)
-            options["noise_model"] = NoiseModel.from_dict(noise)
+            options["noise_model"] = NoiseModel.from_dict(_complex_matrices(noise))
     elif description.get("ideal"):
         options["noise_model"] = None
     source = description.get("from_backend")
