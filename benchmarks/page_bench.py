@@ -10,6 +10,7 @@ import shutil
 import sys
 import tempfile
 import threading
+from typing import Any
 
 from playwright.sync_api import sync_playwright
 
@@ -53,6 +54,17 @@ def run_page(
 ) -> tuple[int, list[float]]:
     """Serve ``bundle`` (files of qjm_widget/static) with ``page_html``, then return how many
     elements match ``count`` and the sorted times (ms) the page's ``benchmark`` call gives."""
+    found, times = evaluate_page(
+        bundle, page_html, (f"() => document.querySelectorAll({count!r}).length", benchmark), width
+    )
+    return int(found), sorted(times)
+
+
+def evaluate_page(
+    bundle: tuple[str, ...], page_html: str, expressions: tuple[str, ...], width: int
+) -> list[Any]:
+    """Serve ``bundle`` (files of qjm_widget/static) with ``page_html`` in headless Chromium,
+    wait for ``window.ready``, and return what each of ``expressions`` evaluates to, in order."""
     site = pathlib.Path(tempfile.mkdtemp(prefix="qjm-view-bench-"))
     for name in bundle:
         shutil.copy(ROOT / "qjm_widget" / "static" / name, site / name)
@@ -63,16 +75,17 @@ def run_page(
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": width, "height": 900})
-            page.goto(f"http://127.0.0.1:{server.server_address[1]}/index.html")
-            page.wait_for_function("window.ready === true")
-            found = page.locator(count).count()
-            times = sorted(page.evaluate(benchmark))
-            browser.close()
+            try:
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                page.goto(f"http://127.0.0.1:{server.server_address[1]}/index.html")
+                page.wait_for_function("window.ready === true", timeout=120_000)
+                return [page.evaluate(expression) for expression in expressions]
+            finally:
+                browser.close()
     finally:
         server.shutdown()
+        server.server_close()
         shutil.rmtree(site)
-    return found, times
 
 
 def p95(times: list[float]) -> float:

@@ -1,7 +1,7 @@
 // Test helpers: a stand-in for anywidget's model (the widget's host, not code under test) and
 // encoders for the binary traits, written the way qjm_widget/widget.py packs them.
 import type { AnyModel } from "@anywidget/types";
-import type { Histogram, Message, Model } from "./model";
+import type { ChunkDetail, Histogram, Message, Model } from "./model";
 import widget from "./widget";
 
 type Handler = (...args: never[]) => void;
@@ -173,4 +173,27 @@ export function byClass<T extends Element = HTMLElement>(root: ParentNode, class
     throw new Error(`no .${className} element`);
   }
   return el;
+}
+
+/** The blocks of a grid that shows blocks of chunks (a large set). */
+export function blocks(root: HTMLElement): HTMLElement[] {
+  return [...root.querySelectorAll<HTMLElement>(".qjm-block")];
+}
+
+/** The details the kernel sends for chunk `index` of a `modelFor` set (10 experiments each). */
+export function detailFor(index: number, overrides: Partial<ChunkDetail> = {}): ChunkDetail {
+  return {
+    index,
+    start: 10 * index,
+    end: 10 * index + 9,
+    shots: 100,
+    state: "pending",
+    job_id: null,
+    attempts: 0,
+    error: null,
+    note: null,
+    can_cancel: true,
+    can_retry: false,
+    ...overrides,
+  };
 }

@@ -1,14 +1,23 @@
-// The chunk grid: one small cell per chunk, built once and then only the changed cells touched.
-// One delegated listener per event on the container; the tooltip is a single element.
-// A listbox of options with one tab stop: arrows, Home / End, Enter / Space and Escape work as
-// js/keyboard.ts says; each cell is named "chunk 12, error, experiments 120-129" (and its points,
-// for a chunk holding part of a sweep, once the kernel has said which: errors and details do).
+// The chunk grid. Up to MAX_CELLS chunks: one small cell per chunk (js/cells.ts). Beyond: one
+// cell per block of chunks (js/blocks.ts); a block opened (Enter, Space or a click) lists its
+// chunks' cells below, and "Go to chunk N" opens the block of chunk N and focuses its cell, so
+// every chunk is a few key presses away and its details one Enter more. Each part is a listbox
+// of options with one tab stop (js/keyboard.ts). One delegated listener per event on the
+// wrapper; the tooltip is a single element.
+import { blockIndexIn, blockSize, countsText, createBlocks, stateCounts } from "./blocks";
+import {
+  chunkIndexIn,
+  chunkTooltip,
+  createCells,
+  experimentsOf,
+  type GridView,
+  span,
+} from "./cells";
 import { element } from "./dom";
-import { navigateCells } from "./keyboard";
-import { Bounds, type ChunkStore, type PointRange, pointRange, stateName } from "./model";
+import { createGoTo } from "./goto";
+import { Bounds, type ChunkStore, type PointRange, pointRange } from "./model";
 
-/** Cells per row when the layout cannot tell (no layout yet, as in jsdom). */
-export const FALLBACK_COLUMNS = 10;
+export { FALLBACK_COLUMNS, layoutColumns } from "./cells";
 
 /** A chunk summary that may say which points of a sweep the chunk holds. */
 export type PointsOf = { index: number; points?: PointRange | null };
@@ -16,28 +25,16 @@ export type PointsOf = { index: number; points?: PointRange | null };
 export type Grid = {
   /** Brings every cell to the store's state; rebuilds only when the number of chunks changed. */
   update(store: ChunkStore): void;
-  /** Touches only the given cells. */
+  /** Touches only the cells (or blocks) of the given chunks. */
   updateCells(store: ChunkStore, changed: readonly number[]): void;
   setSelected(index: number): void;
-  /** Moves the tab stop to cell `index` and focuses it. */
+  /** Moves the tab stop to chunk `index`'s cell (opening its block) and focuses it. */
   focusCell(index: number): void;
   setBounds(bounds: Bounds): void;
   /** Records the points of the chunks these summaries describe (a chunk's points never change). */
   setPoints(summaries: readonly PointsOf[]): void;
   cleanup(): void;
 };
-
-const CLASS_NAMES = new Map<string, string>();
-
-function cellClass(code: number, selected: boolean): string {
-  const key = `${code}:${selected}`;
-  let name = CLASS_NAMES.get(key);
-  if (name === undefined) {
-    name = `qjm-cell qjm-s-${stateName(code)}${selected ? " qjm-selected" : ""}`;
-    CLASS_NAMES.set(key, name);
-  }
-  return name;
-}
 
 function sizeClass(size: number): string {
   if (size <= 100) {
@@ -46,258 +43,294 @@ function sizeClass(size: number): string {
   return size <= 1000 ? "qjm-grid qjm-grid-medium" : "qjm-grid";
 }
 
-/** The index of the cell an event happened on (or an element is in), or null. */
-function cellIndex(grid: HTMLElement, event: Event | Element): number | null {
-  const target = event instanceof Element ? event : event.target;
-  if (!(target instanceof Element)) {
-    return null;
-  }
-  const cell = target.closest("[data-index]");
-  if (cell === null || !grid.contains(cell)) {
-    return null;
-  }
-  const index = Number(cell.getAttribute("data-index"));
-  return Number.isInteger(index) && index >= 0 ? index : null;
+function listbox(className: string, label: string): HTMLDivElement {
+  const box = element("div", className);
+  box.setAttribute("role", "listbox");
+  box.setAttribute("aria-label", label);
+  return box;
 }
 
-/**
- * Cells per row of a wrapped grid, from the layout: the cells before the first one that starts
- * a new row. FALLBACK_COLUMNS when there is no layout (cells of no width).
- */
-export function layoutColumns(cells: readonly HTMLElement[]): number {
-  const first = cells[0];
-  if (first === undefined || first.offsetWidth === 0) {
-    return FALLBACK_COLUMNS;
-  }
-  const top = first.offsetTop;
-  for (let i = 1; i < cells.length; i++) {
-    if ((cells[i]?.offsetTop ?? top) > top) {
-      return i;
-    }
-  }
-  return cells.length;
-}
-
-function span(first: number, last: number): string {
-  return first === last ? String(first) : `${first}-${last}`;
-}
+type Hovered = { kind: "chunk" | "block"; index: number; target: Element };
 
 export function createGrid(parent: HTMLElement, onSelect: (index: number) => void): Grid {
   const wrap = element("div", "qjm-grid-wrap");
-  const grid = element("div", "qjm-grid");
-  grid.setAttribute("role", "listbox");
-  grid.setAttribute(
-    "aria-label",
+  const toolbar = element("div", "qjm-grid-toolbar");
+  const caption = element("span", "qjm-grid-caption");
+  toolbar.append(caption);
+  const goTo = createGoTo(toolbar, goToChunk);
+  const grid = listbox(
+    "qjm-grid",
     "Chunks: arrow keys move, Enter or Space shows a chunk's details, Escape clears the selection",
   );
+  const blockGrid = listbox(
+    "qjm-blocks",
+    "Blocks of chunks: arrow keys move, Enter or Space lists a block's chunks, " +
+      "Escape clears the selection",
+  );
+  const stripCaption = element("div", "qjm-block-caption");
+  const strip = listbox("qjm-block-chunks", "");
   const tooltip = element("div", "qjm-tooltip");
   tooltip.setAttribute("role", "tooltip");
-  tooltip.hidden = true;
-  wrap.append(grid, tooltip);
+  wrap.append(toolbar, grid, blockGrid, stripCaption, strip, tooltip);
   parent.append(wrap);
+  for (const hidden of [toolbar, blockGrid, stripCaption, strip, tooltip]) {
+    hidden.hidden = true;
+  }
 
-  let cells: HTMLDivElement[] = [];
-  let codes: Uint8Array = new Uint8Array(0);
-  let selected = -1;
-  let hovered = -1;
-  let bounds = new Bounds(null);
-  const points = new Map<number, PointRange>();
+  const view: GridView = {
+    codes: new Uint8Array(0),
+    bounds: new Bounds(null),
+    points: new Map(),
+    selected: -1,
+  };
+  let size = -1;
+  let perBlock = 1;
+  let open = -1;
+  let hovered: Hovered | null = null;
 
-  const navigation = navigateCells(grid, {
-    count: () => cells.length,
-    cell: (index) => cells[index],
-    indexOf: (target) => (target instanceof Element ? cellIndex(grid, target) : null),
-    columns: () => layoutColumns(cells),
-    onActivate(index) {
-      if (index !== selected) {
-        onSelect(index);
-      }
-    },
-    onEscape() {
-      if (selected < 0) {
+  function activateChunk(index: number): void {
+    if (index !== view.selected) {
+      onSelect(index);
+    }
+  }
+  function clearSelection(): boolean {
+    if (view.selected < 0) {
+      return false;
+    }
+    onSelect(-1);
+    return true;
+  }
+  const cells = createCells(grid, view, { onActivate: activateChunk, onEscape: clearSelection });
+  const blocks = createBlocks(blockGrid, view, {
+    onActivate: (block) => openBlock(block, true),
+    onEscape: clearSelection,
+  });
+  const stripCells = createCells(strip, view, {
+    onActivate: activateChunk,
+    onEscape(): boolean {
+      // Back up one level, to the block these chunks came from.
+      if (open < 0) {
         return false;
       }
-      onSelect(-1);
+      blocks.setActive(open, true);
       return true;
     },
   });
 
-  /** The accessible name: "chunk 12, error, experiments 120-129[, points 0-99 of experiment 3]". */
-  function label(index: number): string {
-    const range = bounds.get(index);
-    let text = `chunk ${index}, ${stateName(codes[index] ?? 0)}`;
-    if (range !== null) {
-      text +=
-        range[0] === range[1] ? `, experiment ${range[0]}` : `, experiments ${span(...range)}`;
+  const blockOf = (index: number): number => Math.floor(index / perBlock);
+  const inOpenBlock = (index: number): boolean =>
+    index >= 0 && open >= 0 && blockOf(index) === open;
+
+  /** Lists block `block`'s chunks; with `focus`, the focus goes to the selected one or the first. */
+  function openBlock(block: number, focus: boolean): void {
+    const [first, last] = blocks.range(block);
+    if (block !== open) {
+      open = block;
+      stripCells.show(first, last - first + 1);
+      strip.className = `qjm-block-chunks ${last - first < 100 ? "qjm-grid-large" : "qjm-grid-medium"}`;
+      strip.setAttribute(
+        "aria-label",
+        `Chunks ${span(first, last)}: arrow keys move, Enter or Space shows a chunk's details, ` +
+          "Escape goes back to the blocks",
+      );
+      stripCaption.textContent = `Chunks ${first}–${last}`;
+      strip.hidden = false;
+      stripCaption.hidden = false;
+      blocks.setActive(block);
+      stripCells.setActive(inOpenBlock(view.selected) ? view.selected : first);
     }
-    const held = points.get(index);
-    if (held !== undefined) {
-      text += `, points ${span(held[1], held[2])} of experiment ${held[0]}`;
+    if (focus) {
+      stripCells.setActive(inOpenBlock(view.selected) ? view.selected : first, true);
     }
-    return text;
   }
 
-  function build(size: number): void {
-    const hadFocus = navigation.hasFocus();
-    const fragment = document.createDocumentFragment();
-    cells = new Array<HTMLDivElement>(size);
-    for (let i = 0; i < size; i++) {
-      const cell = element("div", cellClass(0, i === selected));
-      cell.setAttribute("data-index", String(i));
-      cell.setAttribute("role", "option");
-      cell.setAttribute("aria-selected", String(i === selected));
-      cells[i] = cell;
-      fragment.append(cell);
+  function goToChunk(index: number): void {
+    openBlock(blockOf(index), false);
+    stripCells.setActive(index, true);
+    activateChunk(index);
+  }
+
+  function rebuild(chunks: number): void {
+    size = chunks;
+    perBlock = blockSize(chunks);
+    const aggregated = perBlock > 1;
+    grid.hidden = aggregated;
+    blockGrid.hidden = !aggregated;
+    toolbar.hidden = !aggregated;
+    open = -1;
+    strip.hidden = true;
+    stripCaption.hidden = true;
+    stripCells.show(0, 0);
+    if (aggregated) {
+      cells.show(0, 0);
+      blocks.show(chunks, perBlock);
+      caption.textContent =
+        `${chunks} chunks in ${Math.ceil(chunks / perBlock)} blocks of ${perBlock}; ` +
+        "a block shows its most urgent state, framed where its chunks differ.";
+      goTo.setCount(chunks);
+      if (view.selected >= 0 && view.selected < chunks) {
+        openBlock(blockOf(view.selected), false);
+      }
+    } else {
+      blocks.show(0, 1);
+      grid.className = sizeClass(chunks);
+      cells.show(0, chunks);
     }
-    grid.className = sizeClass(size);
-    grid.replaceChildren(fragment);
-    navigation.refresh(hadFocus);
     hideTooltip();
   }
 
-  function paint(index: number): void {
-    const cell = cells[index];
-    if (cell !== undefined) {
-      const name = cellClass(codes[index] ?? 0, index === selected);
-      if (cell.className !== name) {
-        cell.className = name;
-        cell.setAttribute("aria-selected", String(index === selected));
-      }
-      relabel(index);
+  function tooltipText(shown: Hovered): string {
+    if (shown.kind === "chunk") {
+      return chunkTooltip(view, shown.index);
     }
+    const [first, last] = blocks.range(shown.index);
+    const experiments = experimentsOf(view.bounds, first, last).replace("-", "–");
+    const range = experiments === "" ? "" : ` · ${experiments}`;
+    return `Chunks ${first}–${last}${range} · ${countsText(stateCounts(view.codes, first, last))}`;
   }
 
-  function relabel(index: number): void {
-    const cell = cells[index];
-    const text = label(index);
-    if (cell !== undefined && cell.getAttribute("aria-label") !== text) {
-      cell.setAttribute("aria-label", text);
+  function hoveredAt(target: EventTarget | null): Hovered | null {
+    const chunk = chunkIndexIn(grid, target) ?? chunkIndexIn(strip, target);
+    if (chunk !== null && target instanceof Element) {
+      return { kind: "chunk", index: chunk, target: target.closest("[data-index]") ?? target };
     }
+    const block = blockIndexIn(blockGrid, target);
+    if (block !== null && target instanceof Element) {
+      return { kind: "block", index: block, target: target.closest("[data-block]") ?? target };
+    }
+    return null;
   }
 
-  function tooltipText(index: number): string {
-    const range = bounds.get(index);
-    const experiments =
-      range === null
-        ? ""
-        : range[0] === range[1]
-          ? ` · experiment ${range[0]}`
-          : ` · experiments ${range[0]}–${range[1]}`;
-    const held = points.get(index);
-    const sweep =
-      held === undefined
-        ? ""
-        : ` · points ${held[1] === held[2] ? held[1] : `${held[1]}–${held[2]}`}`;
-    return `Chunk ${index}${experiments}${sweep} · ${stateName(codes[index] ?? 0)}`;
-  }
-
-  function showTooltip(index: number): void {
-    const cell = cells[index];
-    if (cell === undefined) {
+  function showTooltip(shown: Hovered): void {
+    const item = shown.target as HTMLElement;
+    const box = item.parentElement;
+    if (box === null) {
       hideTooltip();
       return;
     }
-    hovered = index;
-    tooltip.textContent = tooltipText(index);
+    hovered = shown;
+    tooltip.textContent = tooltipText(shown);
     tooltip.hidden = false;
-    const left = grid.offsetLeft + cell.offsetLeft - grid.scrollLeft;
-    const top = grid.offsetTop + cell.offsetTop - grid.scrollTop + cell.offsetHeight + 4;
+    const left = box.offsetLeft + item.offsetLeft - box.scrollLeft;
+    const top = box.offsetTop + item.offsetTop - box.scrollTop + item.offsetHeight + 4;
     const maxLeft = Math.max(0, wrap.clientWidth - tooltip.offsetWidth);
     tooltip.style.left = `${Math.min(left, maxLeft)}px`;
     tooltip.style.top = `${top}px`;
   }
 
   function hideTooltip(): void {
-    hovered = -1;
+    hovered = null;
     tooltip.hidden = true;
   }
 
+  function refreshTooltip(): void {
+    if (hovered !== null) {
+      tooltip.textContent = tooltipText(hovered);
+    }
+  }
+
   function onMouseOver(event: MouseEvent): void {
-    const index = cellIndex(grid, event);
-    if (index === null) {
+    const at = hoveredAt(event.target);
+    if (at === null) {
       hideTooltip();
-    } else if (index !== hovered) {
-      showTooltip(index);
+    } else if (at.target !== hovered?.target) {
+      showTooltip(at);
     }
   }
 
   function onClick(event: MouseEvent): void {
-    const index = cellIndex(grid, event);
-    if (index !== null) {
-      onSelect(index === selected ? -1 : index);
+    const at = hoveredAt(event.target);
+    if (at?.kind === "chunk") {
+      onSelect(at.index === view.selected ? -1 : at.index);
+    } else if (at?.kind === "block") {
+      openBlock(at.index, false);
     }
   }
 
   // The tooltip follows the keyboard focus too, for who sees the grid but uses no mouse.
   function onFocusIn(event: FocusEvent): void {
-    const index = cellIndex(grid, event);
-    if (index !== null) {
-      showTooltip(index);
+    const at = hoveredAt(event.target);
+    if (at !== null) {
+      showTooltip(at);
     }
   }
 
-  grid.addEventListener("mouseover", onMouseOver);
-  grid.addEventListener("mouseleave", hideTooltip);
-  grid.addEventListener("click", onClick);
-  grid.addEventListener("focusin", onFocusIn);
-  grid.addEventListener("focusout", hideTooltip);
+  wrap.addEventListener("mouseover", onMouseOver);
+  wrap.addEventListener("mouseleave", hideTooltip);
+  wrap.addEventListener("click", onClick);
+  wrap.addEventListener("focusin", onFocusIn);
+  wrap.addEventListener("focusout", hideTooltip);
 
   function update(store: ChunkStore): void {
-    codes = store.codes;
-    if (cells.length !== store.size) {
-      build(store.size);
+    view.codes = store.codes;
+    if (store.size !== size) {
+      rebuild(store.size);
+    } else {
+      cells.paintAll();
+      blocks.paintAll();
+      stripCells.paintAll();
     }
-    for (let i = 0; i < cells.length; i++) {
-      paint(i);
-    }
-    if (hovered >= 0) {
-      tooltip.textContent = tooltipText(hovered);
-    }
+    refreshTooltip();
   }
 
   function updateCells(store: ChunkStore, changed: readonly number[]): void {
-    codes = store.codes;
-    if (cells.length !== store.size) {
+    view.codes = store.codes;
+    if (store.size !== size) {
       update(store);
       return;
     }
-    for (const index of changed) {
-      paint(index);
-      if (index === hovered) {
-        tooltip.textContent = tooltipText(index);
-      }
+    if (perBlock > 1) {
+      blocks.paintChunks(changed);
     }
+    for (const index of changed) {
+      cells.paint(index);
+      stripCells.paint(index);
+    }
+    refreshTooltip();
   }
 
   function setSelected(index: number): void {
-    if (index === selected) {
+    if (index === view.selected) {
       return;
     }
-    const previous = selected;
-    selected = index;
-    paint(previous);
-    paint(index);
-    if (index >= 0 && !navigation.hasFocus()) {
-      navigation.setActive(index); // Tab comes back to the chunk shown, wherever it was chosen
+    const previous = view.selected;
+    view.selected = index;
+    for (const chunk of [previous, index]) {
+      cells.paint(chunk);
+      stripCells.paint(chunk);
+    }
+    if (perBlock > 1) {
+      blocks.paintChunks([previous, index].filter((chunk) => chunk >= 0));
+    }
+    if (index < 0) {
+      return;
+    }
+    // Tab comes back to the chunk shown, wherever it was chosen; a strip the user is in stays.
+    if (perBlock === 1) {
+      if (!cells.hasFocus()) {
+        cells.setActive(index);
+      }
+    } else if (!stripCells.hasFocus() && !blocks.hasFocus()) {
+      openBlock(blockOf(index), false);
+      stripCells.setActive(index);
     }
   }
 
   function setBounds(next: Bounds): void {
-    bounds = next;
-    for (let i = 0; i < cells.length; i++) {
-      relabel(i);
-    }
-    if (hovered >= 0) {
-      tooltip.textContent = tooltipText(hovered);
-    }
+    view.bounds = next;
+    cells.paintAll();
+    blocks.paintAll();
+    stripCells.paintAll();
+    refreshTooltip();
   }
 
   function setPoints(summaries: readonly PointsOf[]): void {
     for (const summary of summaries) {
       const held = pointRange(summary);
-      if (held !== null && !points.has(summary.index)) {
-        points.set(summary.index, held);
-        relabel(summary.index);
+      if (held !== null && !view.points.has(summary.index)) {
+        view.points.set(summary.index, held);
+        cells.paint(summary.index);
+        stripCells.paint(summary.index);
       }
     }
   }
@@ -309,15 +342,22 @@ export function createGrid(parent: HTMLElement, onSelect: (index: number) => voi
     setBounds,
     setPoints,
     focusCell(index: number): void {
-      navigation.setActive(index, true);
+      if (perBlock === 1) {
+        cells.setActive(index, true);
+        return;
+      }
+      openBlock(blockOf(index), false);
+      stripCells.setActive(index, true);
     },
     cleanup(): void {
-      grid.removeEventListener("mouseover", onMouseOver);
-      grid.removeEventListener("mouseleave", hideTooltip);
-      grid.removeEventListener("click", onClick);
-      grid.removeEventListener("focusin", onFocusIn);
-      grid.removeEventListener("focusout", hideTooltip);
-      navigation.cleanup();
+      wrap.removeEventListener("mouseover", onMouseOver);
+      wrap.removeEventListener("mouseleave", hideTooltip);
+      wrap.removeEventListener("click", onClick);
+      wrap.removeEventListener("focusin", onFocusIn);
+      wrap.removeEventListener("focusout", hideTooltip);
+      for (const part of [cells, blocks, stripCells, goTo]) {
+        part.cleanup();
+      }
     },
   };
 }

@@ -1,5 +1,14 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { byClass, cells, modelFor, mount, packDelta, packStates } from "./fake-model";
+import {
+  blocks,
+  byClass,
+  cells,
+  detailFor,
+  modelFor,
+  mount,
+  packDelta,
+  packStates,
+} from "./fake-model";
 import { FALLBACK_COLUMNS } from "./grid";
 import { navigateCells, targetIndex } from "./keyboard";
 import { State } from "./model";
@@ -301,5 +310,136 @@ describe("the chunk grid by keyboard", () => {
     expect(tabStops(root).filter((el) => el.classList.contains("qjm-cell"))).toEqual([
       cells(root)[1],
     ]);
+  });
+});
+
+/** The index of the focused block, -1 when the focus is elsewhere. */
+function focusedBlock(): number {
+  const active = document.activeElement;
+  return active instanceof HTMLElement && active.dataset.block !== undefined
+    ? Number(active.dataset.block)
+    : -1;
+}
+
+/** Types `text` into the Go to chunk box and presses Enter there. */
+function goTo(root: HTMLElement, text: string): KeyboardEvent {
+  const input = byClass<HTMLInputElement>(root, "qjm-goto-input");
+  input.focus();
+  input.value = text;
+  return press(input, "Enter");
+}
+
+describe("a set of 20,000 chunks by keyboard (blocks of 20)", () => {
+  const large = () => {
+    const codes = new Array<number>(20_000).fill(State.pending);
+    codes[19_999] = State.error;
+    return mount(modelFor(codes));
+  };
+
+  it("finds chunk 19,999 by Go to chunk: its block opens, its cell focused, its details asked", () => {
+    const { model, root } = large();
+    const input = byClass<HTMLInputElement>(root, "qjm-goto-input");
+    expect(input.getAttribute("aria-label")).toBe("Go to chunk (0 to 19999)");
+    expect(input.max).toBe("19999");
+    const event = goTo(root, "19999");
+    expect(event.defaultPrevented).toBe(true); // Enter is not the notebook's too
+    expect(model.sent).toEqual([{ type: "select", index: 19_999 }]);
+    expect(focused()).toBe(19_999);
+    expect(byClass(root, "qjm-block-caption").textContent).toBe("Chunks 19980–19999");
+    const cell = document.activeElement as HTMLElement;
+    expect(cell.getAttribute("aria-label")).toBe("chunk 19999, error, experiments 199990-199999");
+    expect(cell.getAttribute("aria-selected")).toBe("true");
+    expect(byClass(root, "qjm-details-title").textContent).toContain("Chunk 19999");
+    model.update({ selected_detail: detailFor(19_999, { state: "error", can_retry: true }) });
+    expect(byClass(root, "qjm-detail-state").textContent).toBe("error");
+    expect(byClass(root, "qjm-retry-chunk").getAttribute("aria-label")).toBe("Retry chunk 19999");
+    expect(blocks(root)[999]?.getAttribute("aria-selected")).toBe("true");
+    expect(focused()).toBe(19_999);
+  });
+
+  it("refuses a number outside the set, saying which go, and selects nothing", () => {
+    const { model, root } = large();
+    const input = byClass<HTMLInputElement>(root, "qjm-goto-input");
+    const message = byClass(root, "qjm-goto-message");
+    expect(message.getAttribute("role")).toBe("status");
+    for (const text of ["20000", "-1", "1.5", "", "1e3"]) {
+      goTo(root, text);
+      expect([text, input.getAttribute("aria-invalid")]).toEqual([text, "true"]);
+      expect(message.textContent).toMatch(/^No chunk .*: chunks are 0–19999$/);
+    }
+    expect(model.sent).toEqual([]);
+    expect(cells(root)).toHaveLength(0);
+    goTo(root, "42");
+    expect(input.hasAttribute("aria-invalid")).toBe(false);
+    expect(message.textContent).toBe("");
+    expect(model.sent).toEqual([{ type: "select", index: 42 }]);
+  });
+
+  it("reaches the last chunk by arrows alone: End, Enter lists the block, End, Enter", () => {
+    const { model, root } = large();
+    const grid = byClass(root, "qjm-blocks");
+    const stops = () => tabStops(grid);
+    expect(stops()).toEqual([blocks(root)[0]]);
+    (blocks(root)[0] as HTMLElement).focus();
+    press(document.activeElement as HTMLElement, "ArrowDown");
+    expect(focusedBlock()).toBe(FALLBACK_COLUMNS);
+    press(document.activeElement as HTMLElement, "End");
+    expect(focusedBlock()).toBe(999);
+    expect(stops()).toEqual([blocks(root)[999]]);
+    press(document.activeElement as HTMLElement, "Enter");
+    expect(focused()).toBe(19_980); // the block's first chunk, none of it being selected
+    expect(model.sent).toEqual([]); // listing a block selects nothing
+    press(document.activeElement as HTMLElement, "End");
+    expect(focused()).toBe(19_999);
+    press(document.activeElement as HTMLElement, "Enter");
+    expect(model.sent).toEqual([{ type: "select", index: 19_999 }]);
+    expect(tabStops(byClass(root, "qjm-block-chunks"))).toEqual([document.activeElement]);
+    // Escape backs up to the block; there, Escape clears the selection.
+    press(document.activeElement as HTMLElement, "Escape");
+    expect(focusedBlock()).toBe(999);
+    expect(model.sent).toHaveLength(1);
+    press(document.activeElement as HTMLElement, "Escape");
+    expect(model.sent[1]).toEqual({ type: "select", index: -1 });
+    // Enter on a block holding the selected chunk focuses that chunk, not the block's first.
+    model.update({ selected_detail: detailFor(19_990) });
+    press(document.activeElement as HTMLElement, "Enter");
+    expect(focused()).toBe(19_990);
+  });
+
+  it("opens the block of a chunk selected elsewhere (errors list) and gives it the tab stop", () => {
+    const { model, root } = large();
+    model.update({
+      errors: [
+        {
+          index: 19_999,
+          start: 199_990,
+          end: 199_999,
+          state: "error",
+          error: "boom",
+          job_id: null,
+          attempts: 1,
+        },
+      ],
+      errors_total: 1,
+    });
+    const entry = root.querySelector<HTMLElement>('.qjm-error-entry[data-index="19999"]');
+    expect(entry).not.toBeNull();
+    entry?.click();
+    expect(model.sent).toEqual([{ type: "select", index: 19_999 }]);
+    const cell = root.querySelector('.qjm-cell[data-index="19999"]');
+    expect(cell).not.toBeNull();
+    expect(tabStops(byClass(root, "qjm-block-chunks"))).toEqual([cell]);
+    expect(tabStops(byClass(root, "qjm-blocks"))).toEqual([blocks(root)[999]]);
+  });
+
+  it("gives the focus back to chunk 19,999's cell when its focused Retry button is disabled", () => {
+    const { model, root } = large();
+    model.update({ selected_detail: detailFor(19_999, { state: "error", can_retry: true }) });
+    const retry = byClass<HTMLButtonElement>(root, "qjm-retry-chunk");
+    retry.focus();
+    retry.click();
+    expect(model.sent).toEqual([{ type: "retry_chunk", index: 19_999 }]);
+    model.update({ selected_detail: detailFor(19_999, { state: "pending", can_retry: false }) });
+    expect(focused()).toBe(19_999);
   });
 });
