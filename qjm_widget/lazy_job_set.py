@@ -13,7 +13,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from .chunk import ManagedJob
 from .jobset import ManagedJobSet
+from .report import render_job_set_report
 
 Loader = Callable[["LazyJobSet"], dict[str, Any]]
 """Reads the set from the store and returns what ManagedJobSet.__init__ takes."""
@@ -32,6 +34,7 @@ class LazyJobSet(ManagedJobSet):
         created_at: float,
         load: Loader,
         on_loaded: Callable[[LazyJobSet], None],
+        read_chunk_headers: Callable[[], list[ManagedJob]],
     ) -> None:
         # Only attributes whose names ManagedJobSet does not use: until it is built, reading any
         # of its own attributes builds it (see __getattr__).
@@ -39,6 +42,7 @@ class LazyJobSet(ManagedJobSet):
         self._lazy_created = datetime.datetime.fromtimestamp(created_at, datetime.timezone.utc)
         self._lazy_load: Loader | None = load
         self._lazy_on_loaded: Callable[[LazyJobSet], None] | None = on_loaded
+        self._lazy_chunk_headers = read_chunk_headers
         self._lazy_lock = threading.RLock()
         self._lazy_state = "stored"  # then "loading", then "loaded"
 
@@ -98,6 +102,39 @@ class LazyJobSet(ManagedJobSet):
     def done(self) -> bool:
         return super().done() if self.loaded else True  # only finished sets are listed lazily
 
+    def report(self, detailed: bool = True) -> str:
+        if self.loaded:
+            return super().report(detailed)
+        return render_job_set_report(_Headers(self, self._lazy_chunk_headers()), detailed)
+
     def __repr__(self) -> str:
         state = "" if self.loaded else ", not read yet"
         return f"<ManagedJobSet {self._lazy_meta[0]} {self.name()!r}{state}>"
+
+
+class _Headers:
+    """A stored set's metadata and its chunks without results, for its report."""
+
+    def __init__(self, job_set: LazyJobSet, chunks: list[ManagedJob]) -> None:
+        self._job_set = job_set
+        self._chunks = chunks
+
+    @property
+    def backend_name(self) -> str:
+        return self._job_set.backend_name
+
+    def name(self) -> str:
+        return self._job_set.name()
+
+    def job_set_id(self) -> str:
+        return self._job_set.job_set_id()
+
+    def tags(self) -> list[str]:
+        return self._job_set.tags()
+
+    def managed_jobs(self) -> list[ManagedJob]:
+        return list(self._chunks)
+
+    def usage_seconds(self) -> float | None:
+        figures = [c.usage_seconds for c in self._chunks if c.usage_seconds is not None]
+        return sum(figures) if figures else None

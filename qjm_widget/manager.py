@@ -274,13 +274,13 @@ class JobManager:
                 if header.job_set_id in found:
                     continue
                 try:
-                    found[header.job_set_id] = self._from_store(header)
+                    found[header.job_set_id] = self._from_store(self.store, header)
                 except JobManagerInvalidStateError as exc:
                     logger.info("left out of job_sets(): %s", exc)
         ordered = sorted(found.values(), key=lambda s: s.created_at, reverse=True)
         return ordered if cap is None else ordered[:cap]
 
-    def _from_store(self, header: JobSetHeader) -> ManagedJobSet:
+    def _from_store(self, store: Store, header: JobSetHeader) -> ManagedJobSet:
         """A stored set for a listing: a finished one as a LazyJobSet (metadata now, the rest
         when used); an unfinished one retrieved now, which re-attaches its jobs."""
         if header.finished_at is None:
@@ -293,6 +293,7 @@ class JobManager:
             created_at=header.created_at,
             load=self._read_lazy,
             on_loaded=partial(self._adopt, new=False, as_stored=True),
+            read_chunk_headers=partial(store.chunk_headers, header.job_set_id),
         )
         self._registry.add_released(job_set)
         return job_set

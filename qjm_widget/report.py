@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from .chunk import ChunkState
+from .chunk import ChunkState, ManagedJob
 
-if TYPE_CHECKING:
-    from .jobset import ManagedJobSet
+
+class Reportable(Protocol):
+    """What a report reads: a job set, or a stored one's metadata (lazy_job_set.py)."""
+
+    @property
+    def backend_name(self) -> str: ...
+
+    def name(self) -> str: ...
+
+    def job_set_id(self) -> str: ...
+
+    def tags(self) -> list[str]: ...
+
+    def managed_jobs(self) -> list[ManagedJob]: ...
+
+    def usage_seconds(self) -> float | None: ...
+
 
 _SUMMARY = (
     ("Successful jobs", (ChunkState.DONE,)),
@@ -19,7 +34,7 @@ _SUMMARY = (
 )
 
 
-def render_job_set_report(job_set: ManagedJobSet, detailed: bool = True) -> str:
+def render_job_set_report(job_set: Reportable, detailed: bool = True) -> str:
     chunks = job_set.managed_jobs()
     by_state = Counter(chunk.state for chunk in chunks)
     lines = [

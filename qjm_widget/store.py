@@ -370,6 +370,26 @@ class Store:
             raise StoreError(f"{where}: the stored circuits do not match the set's experiments")
         return circuits
 
+    def chunk_headers(self, job_set_id: str) -> list[ManagedJob]:
+        """The set's chunks without their results (states, jobs, errors): what a report of a
+        stored set shows, read without decoding results or circuits."""
+        with self._transaction() as db:
+            plan = db.execute("SELECT plan FROM job_sets WHERE id=?", (job_set_id,)).fetchone()
+            rows = db.execute(
+                "SELECT job_set_id, idx, start_index, end_index, shots, state, job_id, status, "
+                "attempts, error, note, submitted_at, finished_at, previous_job_ids, NULL, "
+                "points, NULL, usage_seconds FROM chunks WHERE job_set_id=? ORDER BY idx",
+                (job_set_id,),
+            ).fetchall()
+        where = f"{self.path}, job set {job_set_id}"
+        try:
+            written = {c.index: c for c in (chunk_from_row(r, [], where) for r in rows)}
+            if plan is None or plan[0] is None:
+                return list(written.values())
+            return [written.get(c.index, c) for c in plan_from_npz(plan[0], where)]
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+            raise StoreError(f"{where}: a stored row is malformed: {exc}") from exc
+
     def load_chunks(
         self, job_set_id: str, experiments: Sequence[Experiment], indexes: Sequence[int]
     ) -> list[ManagedJob]:

@@ -60,13 +60,13 @@ class StoredExperiment(Experiment):
         shots: int | None,
         parameter_names: Sequence[str],
     ) -> None:
-        # Experiment is a frozen dataclass; its fields are set the way its own __init__ does.
-        object.__setattr__(self, "values", values)
-        object.__setattr__(self, "shots", shots)
-        object.__setattr__(self, "_source", source)
-        object.__setattr__(self, "_index", index)
-        object.__setattr__(self, "_name", name)
-        object.__setattr__(self, "_parameter_names", list(parameter_names))
+        # Not Experiment.__init__: ``circuit`` is a property here, read from the source.
+        self.values = values
+        self.shots = shots
+        self._source = source
+        self._index = index
+        self._name = name
+        self._parameter_names = list(parameter_names)
 
     @property
     def circuit(self) -> QuantumCircuit:

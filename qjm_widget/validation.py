@@ -76,8 +76,10 @@ def fits_executions(
 
 def circuits_fit(adapter: BackendAdapter, circuits: Sequence[QuantumCircuit]) -> None:
     width = adapter.capabilities.max_qubits
+    if width is None:
+        return
     for index, circuit in enumerate(circuits):
-        if width is not None and circuit.num_qubits > width:
+        if circuit.num_qubits > width:
             raise JobManagerInvalidInputError(
                 f"experiment {index} ({circuit.name!r}) has {circuit.num_qubits} qubits; "
                 f"{adapter.name} has {width}"
