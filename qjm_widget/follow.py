@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 READ_INTERVAL_SECONDS = 1.0
 """A follower reads the store at most this often."""
 _CHUNKS_PER_READ = 500
+_WRITE_WAIT_SECONDS = 60.0
 """Chunks decoded per query: SQLite bounds the number of parameters of one statement."""
 
 # The columns that change as a chunk moves on; a row whose columns are unchanged is not decoded.
@@ -231,7 +233,10 @@ class _Follower:
                 chunk.job = stored_job(chunk, job_set.backend_name)
             job_set._mirror(chunks)
         self._seen = signatures
-        if all(ChunkState(row[1]).is_final for row in rows):
+        # A chunk's row is written with its circuits, so a running set may lack some rows yet.
+        if len(rows) == len(job_set.managed_jobs()) and all(
+            ChunkState(row[1]).is_final for row in rows
+        ):
             return True
         if not running:
             self._give_up(
@@ -282,6 +287,17 @@ def follow(store: Store, stored: StoredJobSet, scheduler: Scheduler) -> Followed
     with _FOLLOWED_LOCK:
         job_set = _FOLLOWED.get(key)
         if job_set is None or not job_set.following:
-            job_set = FollowedJobSet(store, stored, scheduler)
+            job_set = FollowedJobSet(store, _with_every_experiment(store, stored), scheduler)
             _FOLLOWED[key] = job_set
     return job_set
+
+
+def _with_every_experiment(store: Store, stored: StoredJobSet) -> StoredJobSet:
+    """``stored`` once the running process has written every experiment: the copy's counts
+    are laid out by the experiments' shapes, which the store holds only once it wrote them
+    (seconds after run() for 100,000 circuits). A process that dies first never will."""
+    deadline = time.monotonic() + _WRITE_WAIT_SECONDS
+    while stored.missing_circuits and runs_elsewhere(stored) and time.monotonic() < deadline:
+        time.sleep(READ_INTERVAL_SECONDS / 4)  # another process writes the file: read it again
+        stored = store.load(stored.job_set_id) or stored
+    return stored
