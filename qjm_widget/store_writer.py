@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import sys
 import threading
 import time
 from collections import deque
@@ -40,8 +41,9 @@ class _SetWrites:
     job_set: ManagedJobSet
     blocks: deque[tuple[int, int]] = field(default_factory=deque)
     """Experiment ranges (inclusive) whose circuits are not stored yet, in chunk order."""
-    stored_through: int = -1
-    """Experiments ``0..stored_through`` are stored (blocks go in order)."""
+    stored_through: int = sys.maxsize
+    """Experiments ``0..stored_through`` are stored (blocks go in order): all of them unless
+    :meth:`StoreWriter.add` gave the set blocks to write."""
     dirty: dict[int, bool] = field(default_factory=dict)
     """Chunks changed since the last write; True where the change brought new results."""
     fields: dict[str, Any] = field(default_factory=dict)
@@ -84,13 +86,15 @@ class StoreWriter:
         with self._lock:
             writes = self._entry(job_set)
             writes.blocks = block_ranges(job_set.managed_jobs())
+            writes.stored_through = -1
             self._kick()
 
     def stored(self, job_set_id: str, chunk: ManagedJob) -> bool:
         """True once ``chunk``'s circuits are in the store, so its job may be submitted."""
         with self._lock:
             writes = self._sets.get(job_set_id)
-            return writes is None or not writes.blocks or chunk.end_index <= writes.stored_through
+            # Not "no blocks left": the last one leaves the queue before it is committed.
+            return writes is None or chunk.end_index <= writes.stored_through
 
     def chunk_changed(self, job_set: ManagedJobSet, index: int, new_results: bool) -> None:
         with self._lock:
