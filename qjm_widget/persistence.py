@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from .backends import BackendAdapter, Capabilities, DaskAdapter, RuntimeAdapter, adapter_for
@@ -127,9 +128,10 @@ def snapshot(job_set: ManagedJobSet) -> StoredJobSet:
 
 def record(store: Store, job_set: ManagedJobSet) -> Callable[[], None]:
     """Write every change of ``job_set`` to ``store`` through its writer (in batches, off the
-    set's threads); the set's final event waits until all of it is written, so a script may
-    exit once ``results()`` returns. Returns unsubscribe."""
+    set's threads); ``wait()`` and ``results()`` return once all of it is written, so a script
+    may exit then. Returns unsubscribe."""
     writer = store.writer
+    job_set._settle_with(partial(writer.flush, job_set.job_set_id()))
 
     def on_event(event: JobSetEvent) -> None:
         if event.state == ChunkState.PENDING.value:
@@ -142,7 +144,6 @@ def record(store: Store, job_set: ManagedJobSet) -> Callable[[], None]:
             writer.fields_changed(job_set, name=job_set.name(), tags=job_set.tags())
         elif event.kind == "final":
             writer.fields_changed(job_set, finished_at=job_set.last_finished_at)
-            writer.flush(job_set.job_set_id())
 
     return job_set.subscribe(on_event)
 

@@ -86,12 +86,18 @@ class ChunkRunner:
         self._limit_waits = 0
         self._may_submit: Callable[[ManagedJob], bool] = _always
         """False while a chunk must not go yet: its circuits are not stored (store_writer)."""
+        self._settle: Callable[[], object] = _nothing
+        """What wait() waits for once every chunk is final: the store's writer."""
 
     def _hold_submits(self, until: Callable[[ManagedJob], bool]) -> None:
         """Submit each chunk only once ``until(chunk)``; whoever makes it true calls
         ``_start()`` to have the set look again."""
         with self._lock:
             self._may_submit = until
+
+    def _settle_with(self, settle: Callable[[], object]) -> None:
+        """Have wait() (and results()) also wait for ``settle()`` once every chunk is final."""
+        self._settle = settle
 
     # Hooks the public class fills in.
     def _job_name(self, chunk: ManagedJob) -> str:
@@ -310,3 +316,7 @@ class ChunkRunner:
 
 def _always(_chunk: ManagedJob) -> bool:
     return True
+
+
+def _nothing() -> None:
+    return None

@@ -237,7 +237,7 @@ def in_the_wait():
         frame = frame.f_back
     queued = all(c.state.value == "queued" for c in job_set.managed_jobs())
     # Blocked in the set's own wait, not in some other wait on the way (tqdm starts a thread).
-    inside = calls[:2] == [("threading.py", "wait"), ("jobset.py", "wait")]
+    inside = calls[:2] == [("threading.py", "wait"), ("jobset.py", "_wait_final")]
     return queued and inside and ("progress.py", "wait_with_progress") in calls
 
 
