@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import enum
 import logging
@@ -357,6 +358,10 @@ class JobManager:
         if backend is None and provider is not None:
             backend = backend_from_provider(provider, stored.backend_name)
         self._refuse_if_running_elsewhere(stored)
+        if job_set is not None and job_set.num_experiments == len(stored.experiments):
+            # Held without this backend: the set read again shares its experiments, so the
+            # circuits are decoded (and held in memory) once.
+            stored = dataclasses.replace(stored, experiments=job_set.experiments())
         job_set = restore(stored, backend, self._scheduler, executor=executor)
         self._adopt(job_set, new=False)
         if not job_set.done():

@@ -483,6 +483,26 @@ def test_a_stored_set_opened_twice_decodes_its_circuits_once(
     assert len(decodes) == blocks, decodes
 
 
+def test_a_set_read_without_a_backend_then_with_one_decodes_its_circuits_once(
+    tmp_path: pathlib.Path, decodes: list[str]
+) -> None:
+    # What the error of a retry without a backend tells the user to do: retrieve it again with
+    # one. The circuits the first one decoded serve the second.
+    path = tmp_path / "store.sqlite3"
+    job_set_id = failed_set(path)
+    decodes.clear()
+    manager = JobManager(store=path)
+    detached = manager.retrieve_job_set(job_set_id)
+    assert [e.circuit for e in detached.experiments()] == basis_circuits(40, QUBITS)
+    assert len(decodes) == 3
+    with pytest.raises(JobManagerInvalidStateError, match="pass backend="):
+        detached.retry_failed()
+    resumed = manager.retrieve_job_set(job_set_id, backend=BasicSimulator())
+    assert resumed.retry_failed() == [0]
+    assert all_counts(resumed, 40) == [exact(i) for i in range(40)]
+    assert len(decodes) == 3, decodes
+
+
 # -- finished sets are freed once dropped ----------------------------------------------------
 
 
