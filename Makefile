@@ -92,6 +92,7 @@ bench: install $(STAMP1) $(CHROMIUM)
 	PYTHONPATH=$(CURDIR) $(BIN1)/python benchmarks/pending_limit.py --provider
 	$(BIN)/python benchmarks/sweeps.py
 	$(BIN)/python benchmarks/dask_overhead.py
+	$(BIN)/python benchmarks/store_overhead.py
 
 clean:
 	rm -rf $(VENV) $(VENV1) node_modules qjm_widget/static .mypy_cache .ruff_cache .pytest_cache
