@@ -11,6 +11,9 @@ afterEach(() => {
   document.body.replaceChildren();
 });
 
+/** jsdom builds thousands of elements slowly on a busy machine; this is no timing target. */
+const LARGE = { timeout: 30_000 };
+
 function hover(cell: Element): void {
   cell.dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
 }
@@ -104,7 +107,7 @@ describe("grid", () => {
     expect(root.querySelector(".qjm-selected")).toBeNull();
   });
 
-  it("renders 5,000 chunks and touches only the 10 cells a delta changes", () => {
+  it("renders 5,000 chunks and touches only the 10 cells a delta changes", LARGE, () => {
     const codes = new Array<number>(5000).fill(State.pending);
     const { model, root } = mount(modelFor(codes));
     const before = cells(root);
@@ -147,7 +150,7 @@ describe("grid", () => {
     expect(byClass(root, "qjm-name").textContent).toBe(XSS);
   });
 
-  it("listens on the grid alone, not on any of its 3,000 cells", () => {
+  it("listens on the grid alone, not on any of its 3,000 cells", LARGE, () => {
     const spy = vi.spyOn(EventTarget.prototype, "addEventListener");
     try {
       const { root } = mount(modelFor(new Array<number>(3000).fill(State.pending)));
@@ -186,7 +189,7 @@ function largeSet(states: ReadonlyArray<[number, number]> = []): number[] {
   return codes;
 }
 
-describe("grid of a large set (blocks of chunks)", () => {
+describe("grid of a large set (blocks of chunks)", LARGE, () => {
   it("keeps a cell per chunk up to 5,000 chunks, then blocks of round sizes, at most 1,000", () => {
     expect(MAX_CELLS).toBe(5000);
     expect(blockSize(1)).toBe(1);

@@ -16,7 +16,7 @@ from browser_support import Page, browser, lab, page  # noqa: F401 - the module'
 from playwright.sync_api import expect
 from test_browser_keyboard import assert_focus_visible, press_until, screenshot, wait_for
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 CHUNKS = 20_000
 PER_BLOCK = 20
