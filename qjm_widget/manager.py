@@ -67,7 +67,8 @@ class JobManager:
 
     A drop-in for qiskit-ibmq-provider's IBMQJobManager: ``run`` returns a
     :class:`ManagedJobSet` at once; submitting and polling happen on the manager's threads
-    (at most ``max_workers`` of them plus one coordinator, and none once every set is final).
+    (at most ``max_workers`` of them plus one coordinator and the store's writer, and none once
+    every set is final and written).
 
     ``store`` is where job sets are written as they run, so they survive the process: by
     default ``$QJM_WIDGET_STORE`` or ``jobsets.sqlite3`` in the user's data folder; a path or a
