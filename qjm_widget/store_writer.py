@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .chunk import ManagedJob
+from .chunk import ChunkState, ManagedJob
 from .store_rows import block_statement, chunk_statement, fields_statement
 
 if TYPE_CHECKING:
@@ -201,7 +201,12 @@ class StoreWriter:
             copies = [copy.copy(chunks[index]) for index in dirty]
         statements = [
             chunk_statement(
-                job_set_id, chunk, with_results=dirty[chunk.index] and chunk.results is not None
+                job_set_id,
+                chunk,
+                # Done means its results too: the copy may be done already while the event that
+                # brought the results (new_results) has not reached chunk_changed yet.
+                with_results=chunk.results is not None
+                and (dirty[chunk.index] or chunk.state is ChunkState.DONE),
             )
             for chunk in copies
         ]
