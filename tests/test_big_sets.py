@@ -120,9 +120,6 @@ class Progress:
     def stored_through(self) -> int:
         return self.blocks[-1][1] if self.blocks else -1
 
-    def has(self, state: str) -> bool:
-        return any(s == state and job_id for s, job_id, _ in self.chunks.values())
-
 
 def progress(db: sqlite3.Connection, job_set_id: str) -> Progress:
     blocks = db.execute(
@@ -172,11 +169,45 @@ def frozen_when(
         db.close()
 
 
+class BigRun:
+    """run_big_set.py on a set of basis circuits, PER_JOB a chunk, into ``path``; with
+    ``report=True``, what it told of its jobs and chunks so far."""
+
+    def __init__(self, worker: Worker, path: pathlib.Path) -> None:
+        self.worker = worker
+        self.path = path
+        self.submits: list[tuple[int, int, bool]] = []
+        """Each job sent: its first and last experiment, whether the store held them then."""
+        self.queued: set[int] = set()
+        self.done: set[int] = set()
+        line = worker.line()
+        while self._record(line):
+            line = worker.line()
+        self.job_set_id = line
+
+    def _record(self, line: str) -> bool:
+        kind, *fields = line.split()
+        if kind == "submit":
+            self.submits.append((int(fields[0]), int(fields[1]), fields[2] == "True"))
+        elif kind in ("queued", "done"):
+            getattr(self, kind).add(int(fields[0]))
+        else:
+            return False
+        return True
+
+    def read_until(self, condition: Callable[[], bool], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"timed out: {len(self.submits)} sent, {len(self.done)} done")
+            line = self.worker.line(timeout=left)
+            assert self._record(line), line
+
+
 def start_big(
     spawn: Callable[..., Worker], tmp_path: pathlib.Path, num: int, **options: Any
-) -> tuple[Worker, pathlib.Path, str]:
-    """run_big_set.py on ``num`` basis circuits, PER_JOB a chunk; its id."""
-    path = tmp_path / "store.sqlite3"
+) -> BigRun:
     settings = {
         "num": num,
         "qubits": QUBITS,
@@ -184,11 +215,8 @@ def start_big(
         "max_experiments_per_job": PER_JOB,
         **options,
     }
-    worker = spawn("run_big_set.py", path, json.dumps(settings))
-    line = worker.line()
-    while line.startswith(("submit ", "done ")):
-        line = worker.line()
-    return worker, path, line
+    path = tmp_path / "store.sqlite3"
+    return BigRun(spawn("run_big_set.py", path, json.dumps(settings)), path)
 
 
 def assert_blocks_in_chunk_order(blocks: list[tuple[int, int]]) -> None:
@@ -222,16 +250,18 @@ def qjm(path: pathlib.Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_sigkill_during_the_write_loses_only_what_was_never_stored(
     tmp_path: pathlib.Path, spawn: Callable[..., Worker], blocks: int, some_finished: bool
 ) -> None:
-    # Every fifth chunk's job stays queued: the kill finds jobs done, jobs sent and not done,
-    # chunks stored but not sent (those of the last block written), and circuits not stored.
-    worker, path, job_set_id = start_big(spawn, tmp_path, BIG, slow_every=5)
-
-    def ready(seen: Progress) -> bool:
-        mixed = seen.has("done") and seen.has("queued")
-        return len(seen.blocks) >= blocks and (mixed or not some_finished)
-
-    with frozen_when(path, job_set_id, ready) as at_kill:
-        worker.kill()
+    # The jobs of chunks 1, 6, 11, ... stay queued: the kill finds jobs done, jobs sent and not
+    # done, chunks stored but not sent (those of the last block written), circuits not stored.
+    run = start_big(spawn, tmp_path, BIG, slow_every=5, report=True)
+    path, job_set_id = run.path, run.job_set_id
+    if some_finished:
+        # Chunk 0 done and chunk 1 queued while the writer waits for the lock: their rows go in
+        # the transaction after the one it waits to commit, at the latest.
+        with frozen_when(path, job_set_id, lambda seen: len(seen.blocks) >= 2) as early:
+            run.read_until(lambda: 0 in run.done and 1 in run.queued, timeout=20)
+        assert len(early.blocks) + 2 <= blocks, f"the writer ran ahead to {early.blocks[-1]}"
+    with frozen_when(path, job_set_id, lambda seen: len(seen.blocks) >= blocks) as at_kill:
+        run.worker.kill()
     through = at_kill.stored_through
     assert through < BIG - 1, "the write ended before the test could stop the worker there"
     assert read_progress(path, job_set_id) == at_kill  # nothing was committed after the look
@@ -244,8 +274,8 @@ def test_sigkill_during_the_write_loses_only_what_was_never_stored(
     assert all(at_kill.chunks[c][2] for c in done), "a chunk was stored done without its counts"
     sent = {c for c, (_, job_id, _) in at_kill.chunks.items() if job_id}
     if some_finished:
-        assert done, at_kill.chunks
-        assert sent - done, at_kill.chunks
+        assert 0 in done, at_kill.chunks
+        assert 1 in sent - done, at_kill.chunks
 
     detached = JobManager(store=path).retrieve_job_set(job_set_id)
     assert detached.done()
@@ -298,33 +328,18 @@ def test_no_job_is_sent_before_the_store_holds_its_circuits(
     # test keeps that last block out of the file, every chunk before it runs to its end, and
     # none of the last block's may go: a crash then would leave jobs the store never heard of.
     num = 4_550
-    worker, path, job_set_id = start_big(spawn, tmp_path, num, report=True)
-    submits: list[tuple[int, int, bool]] = []
-    done: set[int] = set()
-
-    def read_until(condition: Callable[[], bool], timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"timed out: {len(submits)} sent, {len(done)} done")
-            kind, *fields = worker.line(timeout=left).split()
-            if kind == "submit":
-                submits.append((int(fields[0]), int(fields[1]), fields[2] == "True"))
-            else:
-                done.add(int(fields[0]))
-
-    with frozen_when(path, job_set_id, lambda seen: len(seen.blocks) >= 8) as seen:
+    run = start_big(spawn, tmp_path, num, report=True)
+    with frozen_when(run.path, run.job_set_id, lambda seen: len(seen.blocks) >= 8) as seen:
         assert seen.stored_through == 2_549, "the write ended before the test could hold it"
         stored_chunks = set(range(255))
         # Well within the writer's 30 s busy timeout, after which it would give up the block.
-        read_until(lambda: stored_chunks <= done, timeout=20)
-        early = [s for s in submits if s[1] > seen.stored_through]
+        run.read_until(lambda: stored_chunks <= run.done, timeout=20)
+        early = [s for s in run.submits if s[1] > seen.stored_through]
         assert early == [], f"{len(early)} jobs sent before their circuits were stored"
-    wait_for(lambda: stored_finished(path, job_set_id), "the set to be stored done", 120)
-    read_until(lambda: len(submits) == num // PER_JOB, timeout=30)
-    assert [s for s in submits if not s[2]] == []
-    assert "could not write" not in worker.stderr(), worker.stderr()
+    wait_for(lambda: stored_finished(run.path, run.job_set_id), "the set to be stored", 120)
+    run.read_until(lambda: len(run.submits) == num // PER_JOB, timeout=30)
+    assert [s for s in run.submits if not s[2]] == []
+    assert "could not write" not in run.worker.stderr(), run.worker.stderr()
 
 
 # -- results() while the circuits are still being written ------------------------------------
@@ -334,7 +349,8 @@ def test_results_returned_means_the_store_has_all_of_a_big_set(
     tmp_path: pathlib.Path, spawn: Callable[..., Worker]
 ) -> None:
     num = 2_550  # the ramp's eight blocks
-    worker, path, job_set_id = start_big(spawn, tmp_path, num, then="results")
+    run = start_big(spawn, tmp_path, num, then="results")
+    worker, path, job_set_id = run.worker, run.path, run.job_set_id
     with frozen_when(path, job_set_id, lambda seen: len(seen.blocks) >= 1) as seen:
         assert seen.stored_through < num - 1
         worker.send("go")

@@ -1,15 +1,19 @@
 """Run one big set of basis circuits on BasicSimulator into a store, for tests/test_big_sets.py.
 
 Usage: ``python run_big_set.py STORE OPTIONS_JSON``. ``OPTIONS_JSON`` holds ``num`` and ``qubits``
-(the circuits: support.basis_circuits), ``slow_every`` (k: the job of every k-th chunk stays
-queued for ten minutes; 0, the default: none), ``report`` (print ``submit FIRST LAST STORED``
-for every job sent, STORED telling whether the store held the job's circuits at that moment,
-and ``done INDEX`` for every chunk that ends done, once or more), ``then`` and keyword arguments of
-``JobManager.run``. The set's id is printed first. ``then``: ``"wait"`` (the default) stays alive
-until stdin closes or the process is killed; ``"results"`` waits for a ``go`` line, prints
-``{"stored_through": ...}`` (the highest experiment whose circuit the store held then), asks
-``results()``, prints ``{"wrong": [...]}`` (experiments whose counts were not exact) and exits at
-once, the way a script that prints its results and ends does.
+(the circuits: support.basis_circuits), ``slow_every`` (k: the jobs of chunks 1, 1 + k,
+1 + 2k, ... stay queued for ten minutes; 0, the default: none), ``report``, ``then`` and keyword
+arguments of ``JobManager.run``. The set's id is printed once ``run()`` returns.
+
+``report``: print ``submit FIRST LAST STORED`` for every job sent (STORED: whether the store
+held the job's circuits at that moment) and ``queued INDEX`` / ``done INDEX`` whenever a chunk
+becomes queued / done (once or more; some of these lines may come before the id).
+
+``then``: ``"wait"`` (the default) stays alive until stdin closes or the process is killed;
+``"results"`` waits for a ``go`` line, prints ``{"stored_through": ...}`` (the highest experiment
+whose circuit the store held then), asks ``results()``, prints ``{"wrong": [...]}`` (experiments
+whose counts were not exact) and exits at once, the way a script that prints its results and
+ends does.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from qjm_widget.events import JobSetEvent
 from qjm_widget.testing import FaultyBackend
 
 SLOW_SECONDS = 600.0
+REPORTED = ("queued", "done")
 
 
 def say(text: str) -> None:
@@ -62,7 +67,7 @@ def holds(store: str, first: int, last: int) -> bool:
 
 
 class Backend(FaultyBackend):
-    """BasicSimulator, each job run at once except those of every ``slow_every``-th chunk."""
+    """BasicSimulator, each job run at once except those of chunks 1, 1 + ``slow_every``, ..."""
 
     def __init__(self, store: str, per_job: int, slow_every: int, report: bool) -> None:
         super().__init__(BasicSimulator())
@@ -78,7 +83,7 @@ class Backend(FaultyBackend):
         if self._report:
             say(f"submit {first} {last} {holds(self._store, first, last)}")
         chunk = first // self._per_job
-        if self._slow_every and chunk % self._slow_every == self._slow_every - 1:
+        if self._slow_every and chunk % self._slow_every == 1:
             return self._slow.run(run_input, **options)
         return super().run(run_input, **options)
 
@@ -96,14 +101,14 @@ def main() -> None:
     if report:
 
         def on_event(event: JobSetEvent) -> None:
-            if event.kind == "chunk" and event.state == "done":
-                say(f"done {event.chunk_index}")
+            if event.kind == "chunk" and event.state in REPORTED:
+                say(f"{event.state} {event.chunk_index}")
 
-        # Subscribed first, then the chunks already done: none is missed (some told twice).
+        # Subscribed first, then the chunks' states so far: none is missed (some told twice).
         job_set.subscribe(on_event)
         for chunk in job_set.managed_jobs():
-            if chunk.state.value == "done":
-                say(f"done {chunk.index}")
+            if chunk.state.value in REPORTED:
+                say(f"{chunk.state.value} {chunk.index}")
     say(job_set.job_set_id())
     if then == "wait":
         sys.stdin.read()
