@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { byClass, modelFor, mount } from "./fake-model";
+import { byClass, modelFor, mount, packDelta } from "./fake-model";
 import { estimateEta, formatDuration, USAGE_TITLE } from "./header";
 import { formatQpuSeconds, State, usageOf } from "./model";
 
@@ -84,8 +84,24 @@ describe("header", () => {
 
   it("shows the chunk counts per state", () => {
     const { root } = mount(modelFor([State.done, State.done, State.error]));
-    const counts = [...root.querySelectorAll(".qjm-count")].map((c) => c.textContent);
+    const counts = [...root.querySelectorAll(".qjm-count:not([hidden])")].map((c) => c.textContent);
     expect(counts).toEqual(["done 2", "error 1"]);
+  });
+
+  it("updates the counts in place, hiding a state that no chunk is in any more", () => {
+    const { model, root } = mount(modelFor([State.done, State.error, State.error]));
+    const parts = [...root.querySelectorAll(".qjm-count")];
+    model.update({ delta: packDelta(1, [[1, State.done]]) });
+    const shown = () =>
+      [...root.querySelectorAll(".qjm-count:not([hidden])")].map((c) => c.textContent);
+    expect(shown()).toEqual(["done 2", "error 1"]);
+    model.update({ delta: packDelta(2, [[2, State.done]]) });
+    expect(shown()).toEqual(["done 3"]);
+    const after = [...root.querySelectorAll(".qjm-count")];
+    expect(after.length).toBe(parts.length);
+    for (const [i, part] of after.entries()) {
+      expect(part).toBe(parts[i]);
+    }
   });
 
   it("stops the timer once the set has finished, and starts it again if it resumes", () => {

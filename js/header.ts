@@ -95,6 +95,16 @@ export function createHeader(parent: HTMLElement): Header {
   usage.setAttribute("title", USAGE_TITLE);
   usage.hidden = true;
   const counts = element("span", "qjm-counts");
+  // One part per state, kept: an update rewrites only the figures that changed (rebuilding
+  // them was most of an update's style work in a 20,000-chunk view).
+  const countParts = STATE_NAMES.map((state) => {
+    const part = element("span", `qjm-count qjm-count-${state}`);
+    const figure = document.createTextNode("");
+    part.append(element("span", `qjm-swatch qjm-s-${state}`), figure);
+    part.hidden = true;
+    counts.append(part);
+    return { part, figure, shown: 0 };
+  });
   timeRow.append(elapsed, eta, usage, counts);
   root.append(titleRow, timeRow);
   parent.append(root);
@@ -165,16 +175,14 @@ export function createHeader(parent: HTMLElement): Header {
   function updateCounts(store: ChunkStore): void {
     finished = store.finalCount;
     total = store.size;
-    const parts: HTMLElement[] = [];
-    STATE_NAMES.forEach((state, code) => {
+    countParts.forEach((slot, code) => {
       const n = store.counts[code] ?? 0;
-      if (n > 0) {
-        const part = element("span", `qjm-count qjm-count-${state}`);
-        part.append(element("span", `qjm-swatch qjm-s-${state}`), `${state} ${n}`);
-        parts.push(part);
+      if (n !== slot.shown) {
+        slot.shown = n;
+        slot.part.hidden = n === 0;
+        slot.figure.data = n > 0 ? `${STATE_NAMES[code]} ${n}` : "";
       }
     });
-    counts.replaceChildren(...parts);
     renderTime();
   }
 
