@@ -3,53 +3,32 @@ accessors and, for sets run on a sampler, the PUB results put back together."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any
 
-from qiskit import QuantumCircuit
 from qiskit.primitives import PrimitiveResult
 from qiskit.primitives.containers import DataBin, SamplerPubResult
 from qiskit.result import Result
 from qiskit.result.models import ExperimentResult, ExperimentResultData
 
 from .chunk import ChunkState, ManagedJob
-from .exceptions import (
-    JobManagerInvalidInputError,
-    JobManagerJobNotFound,
-    ManagedResultDataNotAvailable,
-)
+from .exceptions import JobManagerInvalidInputError, ManagedResultDataNotAvailable
+from .lookup import ExperimentKey as ExperimentKey
+from .lookup import ExperimentLookup
 from .outcomes import PubSliceResult, concatenate_points, concatenate_shots
 from .workload import Experiment, Loc, slices_of
 
 if TYPE_CHECKING:
     from .jobset import ManagedJobSet
 
-ExperimentKey: TypeAlias = "int | str | QuantumCircuit"
-
 
 def find_experiment(experiments: Sequence[Experiment], key: ExperimentKey) -> int:
-    """Index of an experiment given by index, circuit name, or the circuit itself."""
-    if isinstance(key, bool) or not isinstance(key, int | str | QuantumCircuit):
-        raise JobManagerJobNotFound(
-            f"an experiment is given by index, name or circuit, got {type(key).__name__}"
-        )
-    if isinstance(key, int):
-        if 0 <= key < len(experiments):
-            return key
-        raise JobManagerJobNotFound(
-            f"experiment index {key} is out of range: the set has {len(experiments)} experiments"
-        )
-    if isinstance(key, QuantumCircuit):
-        for index, experiment in enumerate(experiments):
-            if experiment.circuit is key:
-                return index
-        key = key.name
-    for index, experiment in enumerate(experiments):
-        if experiment.circuit.name == key:
-            return index
-    raise JobManagerJobNotFound(f"no experiment is named {key!r}")
+    """Index of an experiment given by index, circuit name, or the circuit itself (one scan:
+    for many lookups, keep an :class:`ExperimentLookup`)."""
+    return ExperimentLookup(experiments).index(key)
 
 
 def merge_shot_parts(parts: list[ExperimentResult]) -> ExperimentResult:
@@ -81,6 +60,9 @@ class _Unavailable:
     reason: str
 
 
+_AFTER_ANY = 2**63
+"""Sorts after any last point: (point, _AFTER_ANY) bisects to the range starting at point."""
+
 _Range = list[tuple[ManagedJob, int]]
 """The chunks (several where shots were split) that ran one slice of points, and the slice's
 position in each chunk's results."""
@@ -96,11 +78,16 @@ class ManagedResults:
 
     def __init__(self, job_set: ManagedJobSet, partial: bool) -> None:
         self._experiments = job_set.experiments()
+        self._lookup = ExperimentLookup(self._experiments)
         self.job_set_id = job_set.job_set_id()
         self.backend_name = job_set.backend_name
         self.backend_version = job_set._adapter.version
         chunks = job_set.managed_jobs()
-        self.success = all(chunk.succeeded for chunk in chunks)
+        # Once per chunk: failed_experiments reads every result of its chunk.
+        flawed = {chunk.index for chunk in chunks if chunk.failed_experiments}
+        self.success = all(
+            chunk.state is ChunkState.DONE and chunk.index not in flawed for chunk in chunks
+        )
         ranges: list[dict[tuple[int, int], _Range]] = [{} for _ in self._experiments]
         for chunk in chunks:
             pieces = slices_of(self._experiments, chunk.start_index, chunk.end_index, chunk.points)
@@ -109,13 +96,15 @@ class ManagedResults:
                     (chunk, offset)
                 )
         self._entries: list[dict[tuple[int, int], _Range] | _Unavailable] = [
-            self._entry(found, partial) if found else _Unavailable("no chunk covers it")
+            self._entry(found, partial, flawed) if found else _Unavailable("no chunk covers it")
             for found in ranges
         ]
+        self._starts: dict[int, list[tuple[int, int]]] = {}
+        """The sorted ranges of experiments cut into several, filled as points are read."""
 
     @staticmethod
     def _entry(
-        found: dict[tuple[int, int], _Range], partial: bool
+        found: dict[tuple[int, int], _Range], partial: bool, flawed: set[int]
     ) -> dict[tuple[int, int], _Range] | _Unavailable:
         for group in found.values():
             for chunk, offset in group:
@@ -125,15 +114,15 @@ class ManagedResults:
                 failures = chunk.results[offset].failures()
                 if failures:
                     return _Unavailable(f"the experiment failed: {failures[0][1] or 'no message'}")
-                if chunk.failed_experiments and not partial:
+                if chunk.index in flawed and not partial:
                     return _Unavailable(
                         f"chunk {chunk.index} has failed experiments ({chunk.error}); "
                         "pass partial=True to get the others"
                     )
-        return dict(sorted(found.items()))
+        return found if len(found) == 1 else dict(sorted(found.items()))
 
     def _ranges(self, experiment: ExperimentKey) -> tuple[int, dict[tuple[int, int], _Range]]:
-        index = find_experiment(self._experiments, experiment)
+        index = self._lookup.index(experiment)
         entry = self._entries[index]
         if isinstance(entry, _Unavailable):
             raise ManagedResultDataNotAvailable(
@@ -144,12 +133,19 @@ class ManagedResults:
     def _point_result(self, index: int, point: int) -> ExperimentResult:
         entry = self._entries[index]
         assert not isinstance(entry, _Unavailable)
-        for (first, last), group in entry.items():
-            if first <= point <= last:
-                parts = [
-                    c.results[o].experiment_result(point - first) for c, o in group if c.results
-                ]
-                return merge_shot_parts(parts)
+        if len(entry) == 1:
+            ((first, last),) = entry
+        else:
+            # Bisection: reading every point of a sweep cut into k ranges costs points x log k.
+            starts = self._starts.get(index)
+            if starts is None:
+                starts = self._starts[index] = list(entry)
+            at = bisect_right(starts, (point, _AFTER_ANY)) - 1
+            first, last = starts[at] if at >= 0 else (0, -1)
+        if first <= point <= last:
+            group = entry[(first, last)]
+            parts = [c.results[o].experiment_result(point - first) for c, o in group if c.results]
+            return merge_shot_parts(parts)
         raise ManagedResultDataNotAvailable(f"no chunk ran point {point} of experiment {index}")
 
     def _single(self, experiment: ExperimentKey, loc: Loc | None) -> Result:
