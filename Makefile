@@ -91,6 +91,7 @@ bench: install $(STAMP1) $(CHROMIUM)
 	$(BIN)/python benchmarks/pending_limit.py
 	PYTHONPATH=$(CURDIR) $(BIN1)/python benchmarks/pending_limit.py --provider
 	$(BIN)/python benchmarks/sweeps.py
+	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/dask_overhead.py
 	$(BIN)/python benchmarks/store_overhead.py
 
