@@ -309,7 +309,15 @@ class ManagedJobSet(PollingRunner):
         seconds = timeout_seconds(timeout)
         if progress_flag(progress):
             wait_with_progress(self, seconds)
-            return
+        else:
+            self._wait_final(timeout, seconds)
+        # Deliver the last events and let the store write them before returning, so that
+        # listeners have seen the end and the store has it: a script may exit right after
+        # results().
+        self._events.flush()
+        self._settle()
+
+    def _wait_final(self, timeout: float | None, seconds: float | None) -> None:
         deadline = None if seconds is None else time.monotonic() + seconds
         with self._changed:
             while self._unfinished:
@@ -322,9 +330,6 @@ class ManagedJobSet(PollingRunner):
                 # In slices: a Control-C the OS hands to another thread is raised in this one
                 # only once it wakes, and a wait on a lock without a timeout never does.
                 self._changed.wait(min(left, _WAKE_SECONDS))
-        # Deliver the last events before returning, so listeners (the store among them) have
-        # seen the end: a script may exit right after results().
-        self._events.flush()
 
     def results(
         self,
