@@ -29,84 +29,81 @@ to a block after it one copy of _BLOCK."""
 
 
 class _Part:
-    """One slice of one chunk, as merged: where it lies, its results and their counts."""
+    """One slice of one chunk, as merged, and the head of its experiment's chain of parts:
+    ``total`` is its counts plus those of every older part (``rest``). Never changed once
+    stored, so a snapshot may hold parts the ledger has since replaced; one object per slice
+    (the garbage collector walks each one, on a heap of the user's circuits)."""
 
-    __slots__ = ("chunk", "counts", "first", "index", "last", "result")
+    __slots__ = ("chunk", "counts", "first", "index", "last", "rest", "result", "total")
 
-    def __init__(self, chunk: int, piece: Slice, result: SliceResult) -> None:
+    def __init__(self, chunk: int, index: int, first: int, last: int, result: SliceResult) -> None:
         self.chunk = chunk
-        self.index = piece.index
-        self.first = piece.first
-        self.last = piece.last
+        self.index = index
+        self.first = first
+        self.last = last
         self.result = result
         self.counts = result.counts()
+        self.rest: _Part | None = None
+        self.total = self.counts
 
-
-class _Link:
-    """The parts merged into one experiment, newest first; never changed once built."""
-
-    __slots__ = ("part", "rest")
-
-    def __init__(self, part: _Part, rest: _Link | None) -> None:
-        self.part = part
+    def on(self, rest: _Part | None) -> _Part:
+        """This part at the head of ``rest``: call before storing it."""
         self.rest = rest
+        self.total = self.counts if rest is None else _plus(rest.total, self.counts, 1)
+        return self
 
-
-class _Cell:
-    """One experiment's counts and the parts they came from. A merge stores a new cell rather
-    than changing one, so a snapshot may hold cells the ledger has since replaced."""
-
-    __slots__ = ("counts", "parts")
-
-    def __init__(self, counts: dict[str, int], parts: _Link) -> None:
-        self.counts = counts
-        self.parts = parts
+    def again(self, rest: _Part | None) -> _Part:
+        """A copy at the head of ``rest`` (a retry rebuilds the chain without one part)."""
+        copy = _Part.__new__(_Part)
+        for name in ("chunk", "index", "first", "last", "result", "counts"):
+            setattr(copy, name, getattr(self, name))
+        return copy.on(rest)
 
     def point(self, point: int) -> dict[str, int]:
+        """One point's counts over this part and the older ones."""
         total: Counter[str] = Counter()
-        link: _Link | None = self.parts
-        while link is not None:
-            part = link.part
+        part: _Part | None = self
+        while part is not None:
             if part.first <= point <= part.last:
                 total.update(part.result.counts(point - part.first))
-            link = link.rest
+            part = part.rest
         return dict(total)
 
 
-_Blocks = tuple[list[_Cell | None], ...]
+_Blocks = tuple[list[_Part | None], ...]
 
 
-class _Cells:
-    """A cell per experiment, in blocks that are copied before a write once a snapshot shares
-    them."""
+class _Heads:
+    """Each experiment's newest part, in blocks that are copied before a write once a snapshot
+    shares them."""
 
     def __init__(self, size: int) -> None:
-        self._blocks: list[list[_Cell | None]] = [
+        self._blocks: list[list[_Part | None]] = [
             [None] * min(_BLOCK, size - start) for start in range(0, size, _BLOCK)
         ]
         self._owned = [True] * len(self._blocks)
         self._frozen: _Blocks | None = None
 
-    def __getitem__(self, index: int) -> _Cell | None:
+    def __getitem__(self, index: int) -> _Part | None:
         return self._blocks[index // _BLOCK][index % _BLOCK]
 
-    def __setitem__(self, index: int, cell: _Cell | None) -> None:
+    def __setitem__(self, index: int, head: _Part | None) -> None:
         block, offset = divmod(index, _BLOCK)
         if not self._owned[block]:
             self._blocks[block] = list(self._blocks[block])
             self._owned[block] = True
-        self._blocks[block][offset] = cell
+        self._blocks[block][offset] = head
         self._frozen = None
 
     def freeze(self) -> _Blocks:
-        """The cells as of now, shared: this object copies a block before changing it."""
+        """The heads as of now, shared: this object copies a block before changing it."""
         if self._frozen is None:
             self._frozen = tuple(self._blocks)
             self._owned = [False] * len(self._blocks)
         return self._frozen
 
 
-def _cell_of(blocks: _Blocks, index: int) -> _Cell | None:
+def _head_of(blocks: _Blocks, index: int) -> _Part | None:
     return blocks[index // _BLOCK][index % _BLOCK]
 
 
@@ -133,9 +130,7 @@ class MergedCounts:
         """One dict of counts per experiment, in order (the same list on every read)."""
         if self._per_experiment is None:
             self._per_experiment = [
-                {} if cell is None else dict(cell.counts)
-                for block in self._blocks
-                for cell in block
+                {} if head is None else dict(head.total) for block in self._blocks for head in block
             ]
         return self._per_experiment
 
@@ -161,8 +156,8 @@ class MergedCounts:
                 f"{len(self._experiments)} experiments"
             )
         point = self._experiments[experiment].point_index(loc)
-        cell = _cell_of(self._blocks, experiment)
-        return {} if cell is None else cell.point(point)
+        head = _head_of(self._blocks, experiment)
+        return {} if head is None else head.point(point)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, MergedCounts):
@@ -194,9 +189,9 @@ class _Ranges:
         else:
             group.append(part)
 
-    def remove(self, part: _Part) -> None:
-        group = self.parts[part.first]
-        group[:] = [p for p in group if p is not part]
+    def remove(self, chunk: int, first: int) -> None:
+        group = self.parts[first]
+        group[:] = [p for p in group if p.chunk != chunk]
 
     def point(self, point: int) -> dict[str, int]:
         at = bisect_right(self.firsts, point) - 1
@@ -247,9 +242,9 @@ class CountsLedger:
     def __init__(self, experiments: Sequence[Experiment]) -> None:
         self._experiments = list(experiments)
         self._lookup = ExperimentLookup(self._experiments)
-        self._parts: dict[int, list[_Part]] = {}
-        """Each merged chunk's parts, by chunk index: what a retry takes out again."""
-        self._cells = _Cells(len(self._experiments))
+        self._merged: dict[int, list[int]] = {}
+        """The experiments each merged chunk added a part to: what a retry takes out again."""
+        self._heads = _Heads(len(self._experiments))
         self._ranges: dict[int, _Ranges] = {}
         """Only for experiments of several points."""
         self._aggregate: Counter[str] = Counter()
@@ -262,57 +257,56 @@ class CountsLedger:
         self, chunk_index: int, slices: Sequence[Slice], results: Sequence[SliceResult]
     ) -> None:
         """Make ``results`` (one per slice of the chunk) the chunk's only contribution."""
-        new = [_Part(chunk_index, s, r) for s, r in zip(slices, results, strict=True)]
-        for part in self._parts.pop(chunk_index, ()):
-            self._take_out(part)
-        self._parts[chunk_index] = new
+        new = [
+            _Part(chunk_index, s.index, s.first, s.last, r)
+            for s, r in zip(slices, results, strict=True)
+        ]
+        for index in self._merged.pop(chunk_index, ()):
+            self._take_out(chunk_index, index)
+        self._merged[chunk_index] = [part.index for part in new]
         for part in new:
             self._put_in(part)
 
     def _put_in(self, part: _Part) -> None:
         index = part.index
-        cell = self._cells[index]
-        if cell is None:
-            self._cells[index] = _Cell(part.counts, _Link(part, None))
-        else:
-            self._cells[index] = _Cell(_plus(cell.counts, part.counts, 1), _Link(part, cell.parts))
+        self._heads[index] = part.on(self._heads[index])
         self._aggregate.update(part.counts)
         if self._experiments[index].num_points > 1:
             self._ranges.setdefault(index, _Ranges()).add(part)
 
-    def _take_out(self, part: _Part) -> None:
-        index = part.index
-        cell = self._cells[index]
-        assert cell is not None, "a merged part has a cell"
+    def _take_out(self, chunk: int, index: int) -> None:
         kept: list[_Part] = []
-        link: _Link | None = cell.parts
-        while link is not None:
-            if link.part is not part:
-                kept.append(link.part)
-            link = link.rest
-        rest: _Link | None = None
-        for other in reversed(kept):
-            rest = _Link(other, rest)
-        counts = _plus(cell.counts, part.counts, -1)
-        self._cells[index] = None if rest is None else _Cell(counts, rest)
-        self._aggregate.subtract(part.counts)
-        for key in part.counts:
+        gone: _Part | None = None
+        part = self._heads[index]
+        while part is not None:
+            if part.chunk == chunk:
+                gone = part
+            else:
+                kept.append(part)
+            part = part.rest
+        assert gone is not None, "a merged chunk has a part in each of its experiments"
+        head: _Part | None = None
+        for older in reversed(kept):
+            head = older.again(head)
+        self._heads[index] = head
+        self._aggregate.subtract(gone.counts)
+        for key in gone.counts:
             if not self._aggregate[key]:
                 del self._aggregate[key]
         if index in self._ranges:
-            self._ranges[index].remove(part)
+            self._ranges[index].remove(chunk, gone.first)
 
     def of(self, experiment: int | None, point: int | None = None) -> dict[str, int]:
         """Counts of one experiment (of one of its points), or the aggregate for None."""
         if experiment is None:
             return dict(self._aggregate)
-        cell = self._cells[experiment]
-        if cell is None:
+        head = self._heads[experiment]
+        if head is None:
             return {}
         if point is None or experiment not in self._ranges:
             # One point only: its counts are the experiment's.
-            return dict(cell.counts)
+            return dict(head.total)
         return self._ranges[experiment].point(point)
 
     def snapshot(self) -> MergedCounts:
-        return MergedCounts(self._cells.freeze(), dict(self._aggregate), self._experiments)
+        return MergedCounts(self._heads.freeze(), dict(self._aggregate), self._experiments)
