@@ -27,6 +27,7 @@ import gc
 import json
 import os
 import pathlib
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -89,12 +90,13 @@ def manager_for(variant: str) -> Any:
 
 def warm_up(variant: str) -> None:
     """Imports and Aer's first job out of the way, in the same kind of manager as measured
-    (with the store: another temporary file, so the measured one holds only its set)."""
+    (with the store: another file beside it, so the measured one holds only its set)."""
     from qiskit_aer import AerSimulator
 
     from qjm_widget import JobManager
+    from qjm_widget.store import default_store_path
 
-    store = None if variant == "none" else pathlib.Path(tempfile.mkdtemp()) / "warm.sqlite3"
+    store = None if variant == "none" else default_store_path().with_suffix(".warm.sqlite3")
     JobManager(store=store).run(circuits(20), AerSimulator(), max_experiments_per_job=10).results()
 
 
@@ -242,9 +244,11 @@ def spawn(*args: str, store: pathlib.Path | None = None) -> dict[str, Any]:
     return outcome
 
 
-def run_pair(num: int, chunks: int, folder: pathlib.Path, tag: str) -> dict[str, dict[str, Any]]:
+def run_pair(
+    num: int, chunks: int, folder: pathlib.Path, tag: str, flip: bool = False
+) -> dict[str, dict[str, Any]]:
     pair = {}
-    for variant in ("none", "store"):
+    for variant in ("store", "none") if flip else ("none", "store"):
         store = folder / f"{tag}-{variant}.sqlite3"
         outcome = spawn("run", variant, str(num), str(chunks), store=store)
         outcome["store"] = str(store)
@@ -282,10 +286,18 @@ def main() -> None:
         child(args.child)
         return
     folder = pathlib.Path(tempfile.mkdtemp(prefix="qjm-store-bench-"))
+    try:
+        measure(args.rounds, folder)
+    finally:
+        shutil.rmtree(folder)  # about 2 GB: the listing's hundred sets
+
+
+def measure(rounds_of_big: int, folder: pathlib.Path) -> None:
     print(f"store overhead: AerSimulator, {NUM_QUBITS}-qubit basis circuits, {SHOTS} shots")
     big: list[dict[str, dict[str, Any]]] = []
-    for k in range(args.rounds):
-        big.append(run_pair(*BIG, folder, f"big{k}"))
+    for k in range(rounds_of_big):
+        # Each variant first every other round: the machine's load drifts over a run.
+        big.append(run_pair(*BIG, folder, f"big{k}", flip=k % 2 == 1))
     huge = [run_pair(*HUGE, folder, "huge")]
     listing = spawn("listing", big[-1]["store"]["store"], big[-1]["store"]["job_set_id"])
     print(f"  listing: {listing}", flush=True)
