@@ -299,8 +299,7 @@ def test_a_pickle_payload_in_the_store_is_never_loaded(
     table = "chunks" if column == "results" else "circuit_blocks"
     with sqlite3.connect(path) as db:
         db.execute(
-            f"UPDATE {table} SET {'qpy' if column == 'circuits' else column}=? "
-            "WHERE job_set_id=?",
+            f"UPDATE {table} SET {'qpy' if column == 'circuits' else column}=? WHERE job_set_id=?",
             (payload, job_set_id),
         )
     db.close()

@@ -155,9 +155,7 @@ def as_schema_1(store: pathlib.Path) -> None:
                 circuits += qpy.load(io.BytesIO(blob))
             buffer = io.BytesIO()
             qpy.dump(circuits, buffer)
-            db.execute(
-                "UPDATE job_sets SET circuits=? WHERE id=?", (buffer.getvalue(), job_set_id)
-            )
+            db.execute("UPDATE job_sets SET circuits=? WHERE id=?", (buffer.getvalue(), job_set_id))
         db.execute("DROP TABLE circuit_blocks")
         for table, column in (
             ("job_sets", "experiments"),
