@@ -118,7 +118,7 @@ describe("state sync", () => {
     model.update({ delta: packDelta(1, [[0, State.done]]) });
     const done = root.querySelector<HTMLElement>(".qjm-segment-done");
     expect(done?.style.width).toBe("25%");
-    const counts = [...root.querySelectorAll(".qjm-count")].map((c) => c.textContent);
+    const counts = [...root.querySelectorAll(".qjm-count:not([hidden])")].map((c) => c.textContent);
     expect(counts).toEqual(["pending 3", "done 1"]);
   });
 });
