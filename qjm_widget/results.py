@@ -83,10 +83,14 @@ class ManagedResults:
         self.backend_name = job_set.backend_name
         self.backend_version = job_set._adapter.version
         chunks = job_set.managed_jobs()
-        # Once per chunk: failed_experiments reads every result of its chunk.
-        flawed = {chunk.index for chunk in chunks if chunk.failed_experiments}
+        # Each result's failures read once, here: per experiment, only a dict lookup.
+        failed: dict[int, dict[int, list[tuple[int, str]]]] = {}
+        for chunk in chunks:
+            found = {o: f for o, r in enumerate(chunk.results or ()) if (f := r.failures())}
+            if found:
+                failed[chunk.index] = found
         self.success = all(
-            chunk.state is ChunkState.DONE and chunk.index not in flawed for chunk in chunks
+            chunk.state is ChunkState.DONE and chunk.index not in failed for chunk in chunks
         )
         ranges: list[dict[tuple[int, int], _Range]] = [{} for _ in self._experiments]
         for chunk in chunks:
@@ -96,7 +100,7 @@ class ManagedResults:
                     (chunk, offset)
                 )
         self._entries: list[dict[tuple[int, int], _Range] | _Unavailable] = [
-            self._entry(found, partial, flawed) if found else _Unavailable("no chunk covers it")
+            self._entry(found, partial, failed) if found else _Unavailable("no chunk covers it")
             for found in ranges
         ]
         self._starts: dict[int, list[tuple[int, int]]] = {}
@@ -104,17 +108,21 @@ class ManagedResults:
 
     @staticmethod
     def _entry(
-        found: dict[tuple[int, int], _Range], partial: bool, flawed: set[int]
+        found: dict[tuple[int, int], _Range],
+        partial: bool,
+        failed: dict[int, dict[int, list[tuple[int, str]]]],
     ) -> dict[tuple[int, int], _Range] | _Unavailable:
         for group in found.values():
             for chunk, offset in group:
                 if chunk.state is not ChunkState.DONE or chunk.results is None:
                     why = chunk.error or chunk.note or f"it ended {chunk.state.value}"
                     return _Unavailable(f"chunk {chunk.index} is {chunk.state.value}: {why}")
-                failures = chunk.results[offset].failures()
+                if chunk.index not in failed:
+                    continue
+                failures = failed[chunk.index].get(offset)
                 if failures:
                     return _Unavailable(f"the experiment failed: {failures[0][1] or 'no message'}")
-                if chunk.index in flawed and not partial:
+                if not partial:
                     return _Unavailable(
                         f"chunk {chunk.index} has failed experiments ({chunk.error}); "
                         "pass partial=True to get the others"
