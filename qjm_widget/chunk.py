@@ -129,6 +129,13 @@ class ManagedJob:
         )
 
 
+def total_usage(chunks: Sequence[ManagedJob]) -> float | None:
+    """The QPU seconds the chunks' jobs used, as the backend reports them; None where it
+    reports none for any of them."""
+    figures = [c.usage_seconds for c in chunks if c.usage_seconds is not None]
+    return sum(figures) if figures else None
+
+
 def plan_chunks(
     points: Sequence[int],
     shots: Sequence[int | None],

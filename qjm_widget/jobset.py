@@ -12,7 +12,7 @@ from typing import Any
 from qiskit.providers import JobStatus
 
 from .backends import BackendAdapter, describe_exception
-from .chunk import ChunkState, ManagedJob
+from .chunk import ChunkState, ManagedJob, total_usage
 from .counts import MergedCounts
 from .events import JobSetEvent, Listener
 from .exceptions import (
@@ -255,8 +255,7 @@ class ManagedJobSet(PollingRunner):
         """QPU seconds the set's jobs used so far, as the backend reports them (IBM Quantum);
         None where the backend reports none."""
         with self._lock:
-            figures = [c.usage_seconds for c in self._chunks if c.usage_seconds is not None]
-        return sum(figures) if figures else None
+            return total_usage(self._chunks)
 
     @property
     def last_finished_at(self) -> float | None:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .chunk import ManagedJob
+from .chunk import ManagedJob, total_usage
 from .jobset import ManagedJobSet
 from .report import render_job_set_report
 
@@ -136,5 +136,4 @@ class _Headers:
         return list(self._chunks)
 
     def usage_seconds(self) -> float | None:
-        figures = [c.usage_seconds for c in self._chunks if c.usage_seconds is not None]
-        return sum(figures) if figures else None
+        return total_usage(self._chunks)

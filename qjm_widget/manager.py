@@ -242,9 +242,6 @@ class JobManager:
             record(self.store, job_set)
         self._registry.add(job_set)
 
-    def _held(self, job_set_id: str) -> ManagedJobSet | None:
-        return self._registry.get(job_set_id)
-
     def loaded_job_sets(self) -> dict[str, ManagedJobSet]:
         """The sets this process holds now (running here, or finished and still referenced),
         oldest first, without reading the store."""
@@ -343,7 +340,7 @@ class JobManager:
         if provider is not None and backend is None and _runs_jobs(provider):
             backend, provider = provider, None  # retrieve_job_set(id, backend): the old order
         wants_backend = backend is not None or provider is not None or executor is not None
-        job_set = self._held(job_set_id)
+        job_set = self._registry.get(job_set_id)
         usable = job_set is not None and (not wants_backend or job_set._adapter.can_submit)
         if executor is not None and job_set is not None:  # its retries go to this client
             usable = usable and getattr(job_set._adapter, "executor", None) is executor
@@ -417,7 +414,7 @@ class JobManager:
         read-only copy that follows it through the store (about once a second; retry and
         cancel are refused, naming that process; ``close()`` stops following), else the set
         itself, as :meth:`retrieve_job_set` gives it."""
-        own = self._held(job_set_id)
+        own = self._registry.get(job_set_id)
         if own is not None:
             return own
         stored = self.store.load(job_set_id) if self.store is not None else None

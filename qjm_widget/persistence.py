@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -19,8 +18,6 @@ from .scheduler import Scheduler
 from .store import Store, StoredJobSet, current_owner
 from .stored_job import StoredJob
 from .workload import Slice
-
-logger = logging.getLogger(__name__)
 
 
 class DetachedAdapter(BackendAdapter):

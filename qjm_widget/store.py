@@ -1,10 +1,11 @@
 """The SQLite store: job sets, chunks, results (JSON, sampler bit arrays as npz), circuits (QPY)
 and parameter values (npz).
 
-Every change is written as it happens, in its own transaction, so a crash loses at most the
-change in flight. Loading runs no code from the file: rows are JSON and QPY, never pickle, never
-eval, and numpy arrays are read with ``allow_pickle=False``. Several processes may share one
-file (WAL journal, busy timeout).
+Running sets are written by the store's writer (store_writer.py): circuits in chunk order ahead
+of each submit, changes in batches, so a crash loses at most the transaction in flight. Loading
+runs no code from the file: rows are JSON and QPY, never pickle, never eval, and numpy arrays
+are read with ``allow_pickle=False``. Several processes may share one file (WAL journal, busy
+timeout).
 """
 
 from __future__ import annotations
@@ -237,9 +238,6 @@ class Store:
         fields of the set) in one transaction."""
         self._write(statements)
 
-    def save_chunk(self, job_set_id: str, chunk: ManagedJob, with_results: bool) -> None:
-        self._write([chunk_statement(job_set_id, chunk, with_results)])
-
     def save_chunks(self, job_set_id: str, chunks: Sequence[ManagedJob]) -> None:
         self._write([chunk_statement(job_set_id, c, with_results=False) for c in chunks])
 
@@ -313,9 +311,8 @@ class Store:
                 experiments, stored = self._stored_experiments(
                     job_set_id, int(row[14]), blocks, where
                 )
-                read = (chunk_from_row(r, experiments, where) for r in chunk_rows)
-                written = {c.index: c for c in read}
-                chunks = [written.get(c.index, c) for c in plan_from_npz(row[16], where)]
+                read = [chunk_from_row(r, experiments, where) for r in chunk_rows]
+                chunks = _planned(read, row[16], where)
                 missing = frozenset(
                     c.index for c in chunks if not all(stored[c.start_index : c.end_index + 1])
                 )
@@ -383,10 +380,8 @@ class Store:
             ).fetchall()
         where = f"{self.path}, job set {job_set_id}"
         try:
-            written = {c.index: c for c in (chunk_from_row(r, [], where) for r in rows)}
-            if plan is None or plan[0] is None:
-                return list(written.values())
-            return [written.get(c.index, c) for c in plan_from_npz(plan[0], where)]
+            read = [chunk_from_row(r, [], where) for r in rows]
+            return read if plan is None or plan[0] is None else _planned(read, plan[0], where)
         except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
             raise StoreError(f"{where}: a stored row is malformed: {exc}") from exc
 
@@ -407,6 +402,13 @@ class Store:
             return [chunk_from_row(r, experiments, where) for r in chunk_rows]
         except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
             raise StoreError(f"{where}: a stored row is malformed: {exc}") from exc
+
+
+def _planned(written: Sequence[ManagedJob], plan: bytes, where: str) -> list[ManagedJob]:
+    """Every chunk of the plan: as written where its row is, as planned (pending, never
+    submitted) where it is not yet (its row goes with its circuits)."""
+    by_index = {c.index: c for c in written}
+    return [by_index.get(c.index, c) for c in plan_from_npz(plan, where)]
 
 
 def current_owner() -> tuple[str, int]:

@@ -18,6 +18,7 @@ from qiskit.providers.basic_provider import BasicSimulator
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2
+from store_workers.support import Worker
 from support import (  # re-exported: tests import them from conftest
     NUM_QUBITS,
     basis_circuit,
@@ -109,3 +110,17 @@ def manager(tmp_path: pathlib.Path) -> Iterator[JobManager]:
         job_set.cancel()
         job_set.wait(timeout=60)
     assert wait_until(lambda: not qjm_threads(), timeout=5), f"threads left: {qjm_threads()}"
+
+
+@pytest.fixture
+def spawn(tmp_path: pathlib.Path) -> Iterator[Callable[..., Worker]]:
+    """Start worker scripts; every one still running at the end is killed."""
+    started: list[Worker] = []
+
+    def start(script: str, *args: Any) -> Worker:
+        started.append(Worker(script, *args, log=tmp_path / f"worker{len(started)}.log"))
+        return started[-1]
+
+    yield start
+    for worker in started:
+        worker.kill()

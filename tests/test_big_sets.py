@@ -77,20 +77,6 @@ def no_threads_left() -> Iterator[None]:
 
 
 @pytest.fixture
-def spawn(tmp_path: pathlib.Path) -> Iterator[Callable[..., Worker]]:
-    """Start worker scripts; every one still running at the end is killed."""
-    started: list[Worker] = []
-
-    def start(script: str, *args: Any) -> Worker:
-        started.append(Worker(script, *args, log=tmp_path / f"worker{len(started)}.log"))
-        return started[-1]
-
-    yield start
-    for worker in started:
-        worker.kill()
-
-
-@pytest.fixture
 def decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every decode of stored QPY in this process, by where it was read from."""
     seen: list[str] = []

@@ -8,7 +8,7 @@ import pickle
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import platformdirs
@@ -49,20 +49,6 @@ def exact(index: int) -> dict[str, int]:
 def all_counts(job_set: ManagedJobSet) -> list[dict[str, int]]:
     results = job_set.results(timeout=60)
     return [results.get_counts(i) for i in range(job_set.num_experiments)]
-
-
-@pytest.fixture
-def spawn(tmp_path: pathlib.Path) -> Iterator[Callable[..., Worker]]:
-    """Start worker scripts; every one still running at the end is killed."""
-    started: list[Worker] = []
-
-    def start(script: str, *args: Any) -> Worker:
-        started.append(Worker(script, *args, log=tmp_path / f"worker{len(started)}.log"))
-        return started[-1]
-
-    yield start
-    for worker in started:
-        worker.kill()
 
 
 def run_worker(
