@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -129,8 +130,14 @@ def record(store: Store, job_set: ManagedJobSet) -> Callable[[], None]:
     may exit then. Returns unsubscribe."""
     writer = store.writer
     job_set._settle_with(partial(writer.flush, job_set.job_set_id()))
+    # The set holds this listener: a strong reference back would make a cycle, and a finished
+    # set the user dropped would then wait for the cyclic collector to be freed.
+    job_set_ref = weakref.ref(job_set)
 
     def on_event(event: JobSetEvent) -> None:
+        job_set = job_set_ref()
+        if job_set is None:
+            return
         if event.state == ChunkState.PENDING.value:
             # Retried here: this process now runs the set, which is unfinished again.
             host, pid = current_owner()

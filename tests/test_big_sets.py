@@ -544,6 +544,33 @@ def test_a_dropped_finished_set_is_freed_and_comes_back_from_the_store(
     assert all_counts(listed, 30) == [exact(i) for i in range(30)]
 
 
+def test_a_dropped_set_is_freed_without_the_cyclic_collector(tmp_path: pathlib.Path) -> None:
+    """No reference cycle keeps a finished set: the cyclic collector runs only now and then,
+    and a long kernel would hold every dropped set until it does."""
+    manager = JobManager(store=tmp_path / "store.sqlite3")
+    circuits = basis_circuits(30, QUBITS)
+    gc.collect()
+    gc.disable()
+    try:
+        job_set = manager.run(
+            circuits, BasicSimulator(), max_experiments_per_job=PER_JOB, shots=SHOTS
+        )
+        job_set_id = job_set.job_set_id()
+        assert all_counts(job_set, 30) == [exact(i) for i in range(30)]
+        ref = weakref.ref(job_set)
+        del job_set
+        # A pool thread may still be leaving the task that ended the set.
+        assert wait_until(lambda: ref() is None, timeout=30), gc.get_referrers(ref())
+
+        back = manager.retrieve_job_set(job_set_id)
+        assert all_counts(back, 30) == [exact(i) for i in range(30)]
+        ref = weakref.ref(back)
+        del back
+        assert wait_until(lambda: ref() is None, timeout=30), gc.get_referrers(ref())
+    finally:
+        gc.enable()
+
+
 def test_without_a_store_a_finished_set_stays_held(tmp_path: pathlib.Path) -> None:
     manager = JobManager(store=None)
     job_set = manager.run(
