@@ -19,7 +19,7 @@ from .exceptions import JobManagerInvalidInputError, ManagedResultDataNotAvailab
 from .lookup import ExperimentKey as ExperimentKey
 from .lookup import ExperimentLookup
 from .outcomes import PubSliceResult, concatenate_points, concatenate_shots
-from .workload import Experiment, Loc, slices_of
+from .workload import Experiment, Loc
 
 if TYPE_CHECKING:
     from .jobset import ManagedJobSet
@@ -92,26 +92,45 @@ class ManagedResults:
         self.success = all(
             chunk.state is ChunkState.DONE and chunk.index not in failed for chunk in chunks
         )
-        ranges: list[dict[tuple[int, int], _Range]] = [{} for _ in self._experiments]
-        for chunk in chunks:
-            pieces = slices_of(self._experiments, chunk.start_index, chunk.end_index, chunk.points)
-            for offset, piece in enumerate(pieces):
-                ranges[piece.index].setdefault((piece.first, piece.last), []).append(
-                    (chunk, offset)
-                )
-        self._entries: list[dict[tuple[int, int], _Range] | _Unavailable] = [
-            self._entry(found, partial, failed) if found else _Unavailable("no chunk covers it")
-            for found in ranges
-        ]
+        self._partial, self._failed = partial, failed
+        # Each experiment's entry is made when first read: results() of a big set costs one
+        # pass over its chunks, not one over its experiments.
+        self._chunks = sorted(chunks, key=lambda chunk: (chunk.start_index, chunk.index))
+        self._chunk_starts = [chunk.start_index for chunk in self._chunks]
+        self._entries: list[dict[tuple[int, int], _Range] | _Unavailable | None] = [None] * len(
+            self._experiments
+        )
         self._starts: dict[int, list[tuple[int, int]]] = {}
         """The sorted ranges of experiments cut into several, filled as points are read."""
 
-    @staticmethod
+    def _entry_of(self, index: int) -> dict[tuple[int, int], _Range] | _Unavailable:
+        entry = self._entries[index]
+        if entry is None:
+            entry = self._entries[index] = self._entry(self._covering(index))
+        return entry
+
+    def _covering(self, index: int) -> dict[tuple[int, int], _Range]:
+        """The slices of points of experiment ``index`` that chunks ran, with those chunks. The
+        chunks holding an experiment are next to each other in plan order."""
+        found: dict[tuple[int, int], _Range] = {}
+        at = bisect_right(self._chunk_starts, index) - 1
+        while at >= 0 and self._chunks[at].end_index >= index:
+            chunk = self._chunks[at]
+            if chunk.points is not None:
+                span, offset = (chunk.points[1], chunk.points[2]), 0
+            else:
+                span = (0, self._experiments[index].num_points - 1)
+                offset = index - chunk.start_index
+            found.setdefault(span, []).insert(0, (chunk, offset))
+            at -= 1
+        return found
+
     def _entry(
-        found: dict[tuple[int, int], _Range],
-        partial: bool,
-        failed: dict[int, dict[int, list[tuple[int, str]]]],
+        self, found: dict[tuple[int, int], _Range]
     ) -> dict[tuple[int, int], _Range] | _Unavailable:
+        if not found:
+            return _Unavailable("no chunk covers it")
+        partial, failed = self._partial, self._failed
         for group in found.values():
             for chunk, offset in group:
                 if chunk.state is not ChunkState.DONE or chunk.results is None:
@@ -131,7 +150,7 @@ class ManagedResults:
 
     def _ranges(self, experiment: ExperimentKey) -> tuple[int, dict[tuple[int, int], _Range]]:
         index = self._lookup.index(experiment)
-        entry = self._entries[index]
+        entry = self._entry_of(index)
         if isinstance(entry, _Unavailable):
             raise ManagedResultDataNotAvailable(
                 f"results of experiment {index} are not available: {entry.reason}"
@@ -139,7 +158,7 @@ class ManagedResults:
         return index, entry
 
     def _point_result(self, index: int, point: int) -> ExperimentResult:
-        entry = self._entries[index]
+        entry = self._entry_of(index)
         assert not isinstance(entry, _Unavailable)
         if len(entry) == 1:
             ((first, last),) = entry
@@ -212,6 +231,24 @@ class ManagedResults:
 
         return counts_table(self)
 
+    def point_counts(self) -> list[tuple[int, int, dict[str, int]]]:
+        """(experiment, flat point, counts) of every point that has results, in order; a
+        point's shots split over several chunks are summed. Experiments without results (see
+        ``get_counts``) have none."""
+        found = []
+        for experiment in range(len(self._experiments)):
+            ranges = self._entry_of(experiment)
+            if isinstance(ranges, _Unavailable):
+                continue
+            for (first, last), group in ranges.items():
+                for point in range(first, last + 1):
+                    total: Counter[str] = Counter()
+                    for chunk, offset in group:
+                        assert chunk.results is not None
+                        total.update(chunk.results[offset].counts(point - first))
+                    found.append((experiment, point, dict(total)))
+        return found
+
     def get_memory(self, experiment: ExperimentKey, loc: Loc | None = None) -> Any:
         """Each shot's outcome, where ``memory=True`` was asked for; for a sweep without
         ``loc``, every point's shots one point after the other (flattened C order)."""
@@ -262,9 +299,10 @@ class ManagedResults:
         experiment result per circuit and point (as one Aer job with the same
         ``parameter_binds`` orders them), or, for a set run on a sampler, a PrimitiveResult of
         each experiment's :meth:`pub_result`."""
-        missing = [i for i, e in enumerate(self._entries) if isinstance(e, _Unavailable)]
+        entries = [self._entry_of(i) for i in range(len(self._experiments))]
+        missing = [i for i, e in enumerate(entries) if isinstance(e, _Unavailable)]
         if missing:
-            first = self._entries[missing[0]]
+            first = entries[missing[0]]
             assert isinstance(first, _Unavailable)
             raise ManagedResultDataNotAvailable(
                 f"cannot combine: {len(missing)} experiments have no results "
@@ -283,10 +321,8 @@ class ManagedResults:
 
     def _from_sampler(self) -> bool:
         return all(
-            isinstance(chunk.results[offset], PubSliceResult)
-            for entry in self._entries
-            if not isinstance(entry, _Unavailable)
-            for group in entry.values()
-            for chunk, offset in group
-            if chunk.results is not None
+            isinstance(result, PubSliceResult)
+            for chunk in self._chunks
+            if chunk.state is ChunkState.DONE
+            for result in chunk.results or ()
         )

@@ -6,7 +6,6 @@ and its absence is a :class:`MissingExtraError` naming the extra to install.
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from .exceptions import JobManagerError
@@ -90,24 +89,7 @@ def counts_table(results: ManagedResults) -> Any:
     ``ManagedResults.to_dataframe``."""
     pd = _pandas()
     rows: list[tuple[int, int, str, int]] = []
-    for experiment, point, counts in _point_counts(results):
+    for experiment, point, counts in results.point_counts():
         rows.extend((experiment, point, outcome, counts[outcome]) for outcome in sorted(counts))
     frame = pd.DataFrame.from_records(rows, columns=COUNT_COLUMNS)
     return frame.astype({"experiment": "int64", "point": "int64", "outcome": str, "count": "int64"})
-
-
-def _point_counts(results: ManagedResults) -> list[tuple[int, int, dict[str, int]]]:
-    """(experiment, flat point, counts) of every point that has results, in order; a point's
-    shots split over several chunks are summed."""
-    found = []
-    for experiment, ranges in enumerate(results._entries):
-        if not isinstance(ranges, dict):
-            continue  # no results (its chunk failed): results.get_counts says why
-        for (first, last), group in ranges.items():
-            for point in range(first, last + 1):
-                total: Counter[str] = Counter()
-                for chunk, offset in group:
-                    assert chunk.results is not None
-                    total.update(chunk.results[offset].counts(point - first))
-                found.append((experiment, point, dict(total)))
-    return found
