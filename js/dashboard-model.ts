@@ -10,7 +10,8 @@ export type Row = {
   /** When the set was created, in epoch seconds. */
   created: number;
   tags: string[];
-  /** running, done, "<n> failed", cancelled or lost. */
+  /** running, interrupted (unfinished, run by no live process), done, "<n> failed", cancelled
+   * or lost. */
   state: string;
   /** Chunks final, of `chunks`. */
   final: number;
@@ -110,7 +111,7 @@ export function formatUsage(seconds: number): string {
   return seconds >= 0 ? `${seconds.toFixed(1)} s` : "";
 }
 
-/** The class of a state: running, done, failed, cancelled or lost. */
+/** The class of a state: running, interrupted, done, failed, cancelled or lost. */
 export function stateClass(state: string): string {
   return state.endsWith("failed") ? "failed" : state.replace(/[^a-z]/g, "") || "unknown";
 }
@@ -118,11 +119,12 @@ export function stateClass(state: string): string {
 /** Columns in the order shown; `sort` is the catalog's key, null where the column has none. */
 export const COLUMNS: ReadonlyArray<{ label: string; sort: string | null }> = [
   { label: "Name", sort: "name" },
-  { label: "Id", sort: null },
+  { label: "Id", sort: "id" },
   { label: "Backend", sort: "backend" },
   { label: "Created", sort: "created" },
   { label: "State", sort: "state" },
-  { label: "Chunks", sort: null },
+  // By the share of chunks final (ties: more chunks first, descending).
+  { label: "Chunks", sort: "chunks" },
   { label: "Experiments", sort: "experiments" },
   { label: "Usage", sort: "usage" },
   { label: "", sort: null },

@@ -36,7 +36,12 @@ function enabled(action: RowAction, row: Row): boolean {
     case "open":
       return true;
     case "retry_failed":
-      return !row.read_only && (row.state.endsWith("failed") || row.state === "lost");
+      // An interrupted set's unfinished chunks are lost once it is retrieved: retry runs them
+      // (the kernel says which backends= to pass where it has none).
+      return (
+        !row.read_only &&
+        (row.state.endsWith("failed") || row.state === "lost" || row.state === "interrupted")
+      );
     case "cancel":
       return row.state === "running" && row.where !== "elsewhere";
     case "delete":

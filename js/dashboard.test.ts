@@ -79,7 +79,7 @@ function values(rows: Row[], overrides: Partial<DashboardModel> = {}): Dashboard
     descending: true,
     name_filter: "",
     tag_filter: "",
-    sort_keys: ["created", "name", "backend", "experiments", "usage", "state"],
+    sort_keys: ["created", "name", "id", "backend", "state", "chunks", "experiments", "usage"],
     opened: "",
     message: "",
     ...overrides,
@@ -177,6 +177,33 @@ describe("dashboard view", () => {
     vi.advanceTimersByTime(FILTER_DELAY_MS);
     expect(model.sent.slice(before)).toEqual([{ type: "query", name: "sweeps", tag: "", page: 0 }]);
     expect(q<HTMLButtonElement>(".qjm-d-prev", el).disabled).toBe(true);
+  });
+
+  it("offers retry and delete for an interrupted set, never cancel", () => {
+    const { trs, q } = mount(values([row(0, { state: "interrupted", final: 1, where: "stored" })]));
+    const tr = trs()[0] as HTMLTableRowElement;
+    expect(tr.classList.contains("qjm-d-interrupted")).toBe(true);
+    expect(q<HTMLButtonElement>(".qjm-d-cancel", tr).disabled).toBe(true);
+    expect(q<HTMLButtonElement>(".qjm-d-retry-failed", tr).disabled).toBe(false);
+    expect(q<HTMLButtonElement>(".qjm-d-delete", tr).disabled).toBe(false);
+  });
+
+  it("sorts by every column that has figures, Id and Chunks too", () => {
+    const { model, q, el } = mount(values([row(0)]));
+    const sortable = [...el.querySelectorAll<HTMLButtonElement>("button[data-sort]")];
+    expect(sortable.map((b) => b.dataset.sort)).toEqual([
+      "name",
+      "id",
+      "backend",
+      "created",
+      "state",
+      "chunks",
+      "experiments",
+      "usage",
+    ]);
+    expect(sortable.every((b) => !b.hidden)).toBe(true);
+    q<HTMLButtonElement>('button[data-sort="chunks"]').click();
+    expect(model.sent).toEqual([{ type: "query", sort: "chunks", descending: true }]);
   });
 
   it("asks before deleting", () => {

@@ -14,20 +14,32 @@ from typing import Any
 
 from .chunk import ChunkState
 from .exceptions import JobManagerInvalidInputError
-from .store import Store, owner_is_alive
+from .store import Store, current_owner, owner_is_alive
 
-SORT_KEYS = ("created", "name", "backend", "experiments", "usage", "state")
-"""Columns a listing may be ordered by."""
+SORT_KEYS = ("created", "name", "id", "backend", "state", "chunks", "experiments", "usage")
+"""Columns a listing may be ordered by. ``chunks``: by the share of a set's chunks that are
+final, ties by how many chunks it has."""
 
 _FINAL = tuple(s.value for s in ChunkState if s.is_final)
 _FAILED = (ChunkState.ERROR.value, ChunkState.FAILED.value)
 
 # Orders the job_sets table can give by itself, and those that need every set's chunk figures.
-_PLAIN_ORDER = {"created": "created_at", "name": "name COLLATE NOCASE", "backend": "backend_name"}
+_PLAIN_ORDER = {
+    "created": "created_at",
+    "name": "name COLLATE NOCASE",
+    "id": "id",
+    "backend": "backend_name",
+}
 _AGGREGATE_ORDER = {
     "experiments": ("f.experiments",),
     "usage": ("COALESCE(f.usage, -1)",),
     "state": ("f.unfinished", "f.failed", "f.cancelled", "f.lost"),
+    # A running set of schema 3 has rows for the chunks written so far: its size is its plan's.
+    "chunks": (
+        "CAST(COALESCE(f.chunks, 0) - COALESCE(f.unfinished, 0) AS REAL)"
+        " / MAX(COALESCE(s.num_chunks, f.chunks, 0), 1)",
+        "COALESCE(s.num_chunks, f.chunks, 0)",
+    ),
 }
 
 
@@ -49,6 +61,8 @@ class JobSetSummary:
     """QPU seconds the backend billed, None where it bills none."""
     running_elsewhere: bool
     """Another live process on this machine runs the set."""
+    running_here: bool
+    """This process runs the set (it is unfinished and owned by this process)."""
 
     @property
     def num_final(self) -> int:
@@ -56,9 +70,10 @@ class JobSetSummary:
 
     @property
     def state(self) -> str:
-        """``running``, ``done``, ``<n> failed``, ``cancelled`` or ``lost``."""
+        """``running``, ``interrupted`` (unfinished, and no live process runs it: the one that
+        did ended first), ``done``, ``<n> failed``, ``cancelled`` or ``lost``."""
         if self.num_final < self.num_chunks:
-            return "running"
+            return "running" if self.running_elsewhere or self.running_here else "interrupted"
         failed = sum(self.states.get(state, 0) for state in _FAILED)
         if failed:
             return f"{failed} failed"
@@ -171,6 +186,7 @@ def _summaries_of(store: Store, ids: Sequence[str]) -> list[JobSetSummary]:
         list(ids),
     ):
         figures[job_set_id] = (int(chunks), int(experiments or 0), usage)
+    here = current_owner()
     found = []
     for job_set_id in ids:
         row = sets.get(job_set_id)
@@ -197,6 +213,7 @@ def _summaries_of(store: Store, ids: Sequence[str]) -> list[JobSetSummary]:
                 states=counts,
                 usage_seconds=None if usage is None else float(usage),
                 running_elsewhere=finished_at is None and owner_is_alive((host, pid)),
+                running_here=finished_at is None and (host, pid) == here,
             )
         )
     return found

@@ -241,16 +241,13 @@ def _row(summary: catalog.JobSetSummary) -> tuple[str, ...]:
     if len(name) > _NAME_WIDTH:
         name = name[: _NAME_WIDTH - 1] + "…"
     created = datetime.datetime.fromtimestamp(summary.created_at).strftime("%Y-%m-%d %H:%M:%S")
-    state = summary.state
-    if state == "running" and not summary.running_elsewhere:
-        state = "interrupted"  # unfinished, and no live process runs it any more
     usage = "-" if summary.usage_seconds is None else f"{summary.usage_seconds:.1f} s"
     return (
         summary.job_set_id[:SHORT_ID],
         name,
         summary.backend_name,
         created,
-        state,
+        summary.state,
         f"{summary.num_final}/{summary.num_chunks}",
         str(summary.num_experiments),
         usage,

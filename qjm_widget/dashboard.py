@@ -8,7 +8,8 @@ Rows of this process's running sets follow their events: the listener (on any th
 set dirty and one write is scheduled on the kernel's event loop at most every ``min_interval``
 seconds, sending only the rows that changed (``updates``), never the page. Rows of sets another
 process runs are read again from the store by a poller thread at most once a second, stopped
-when the dashboard is closed.
+when the dashboard is closed; once that process has ended (the row turns ``interrupted`` or
+final) the row is not read again.
 """
 
 from __future__ import annotations
@@ -51,10 +52,11 @@ class DashboardTable(anywidget.AnyWidget):
     rows = traitlets.List(traitlets.Dict()).tag(sync=True)
     """The page shown, newest first by default. list[dict], default []. Each row: id (str),
     name (str), backend (str), created (float, epoch s), tags (list[str]), state (str: running,
-    done, "<n> failed", cancelled, lost), final (int, chunks final), chunks (int), experiments
-    (int), usage (float, QPU seconds; -1.0 where unknown), where (str: here = run by this
-    process, elsewhere = by another live process, stored), read_only (bool), message (str, the
-    outcome of the row's last action; "" when none)."""
+    interrupted = unfinished and run by no live process, done, "<n> failed", cancelled, lost),
+    final (int, chunks final), chunks (int), experiments (int), usage (float, QPU seconds; -1.0
+    where unknown), where (str: here = run by this process, elsewhere = by another live process,
+    stored), read_only (bool), message (str, the outcome of the row's last action; "" when
+    none)."""
     updates = traitlets.Dict().tag(sync=True)
     """Rows changed since the previous update: {"seq": int, "rows": [row, ...]}, each row whole,
     as in ``rows``, applied by id. dict, default {"seq": 0, "rows": []}."""
@@ -384,6 +386,10 @@ class DashboardWidget(ipywidgets.VBox):
     def _cancel(self, job_set_id: str) -> str:
         if self._shown[job_set_id]["where"] == "elsewhere":
             raise JobManagerInvalidStateError("run by another process: cancel it there")
+        if self._shown[job_set_id]["state"] == "interrupted":
+            raise JobManagerInvalidStateError(
+                "interrupted: no process runs it to cancel; retry failed runs it again"
+            )
         self._job_set(job_set_id, to_run=True).cancel()
         return "cancel requested"
 

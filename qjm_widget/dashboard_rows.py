@@ -23,10 +23,12 @@ PAGE_SIZE = 50
 _SORT: dict[str, Callable[[JobSetSummary], Any]] = {
     "created": lambda s: s.created_at,
     "name": lambda s: s.name.lower(),
+    "id": lambda s: s.job_set_id,
     "backend": lambda s: s.backend_name,
     "experiments": lambda s: s.num_experiments,
     "usage": lambda s: -1.0 if s.usage_seconds is None else s.usage_seconds,
     "state": lambda s: _state_order(s),
+    "chunks": lambda s: (s.num_final / max(s.num_chunks, 1), s.num_chunks),
 }
 assert set(_SORT) == set(SORT_KEYS)
 
@@ -63,6 +65,7 @@ def live_summary(job_set: ManagedJobSet) -> JobSetSummary:
         states=dict(Counter(c.state.value for c in chunks)),
         usage_seconds=job_set.usage_seconds(),
         running_elsewhere=False,
+        running_here=True,  # unfinished here means run here: restored chunks re-attach or are lost
     )
 
 

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from conftest import basis_circuits
 from qiskit.providers.basic_provider import BasicSimulator
+from qiskit_aer import AerSimulator
+from store_workers.gated import gated_run
 
 from qjm_widget import JobManager, JobManagerInvalidInputError, RetryPolicy, catalog
 from qjm_widget import store as store_module
@@ -76,6 +78,10 @@ def test_filters_sorts_and_pages(filled: JobManager) -> None:
     assert names(by_size) == ["beta", "alpha", "Gamma"]
     by_state = catalog.summaries(store, sort="state")[0]
     assert by_state[0].name == "beta"  # the failed one first
+    # Every chunk final in all three: the share ties, the count of chunks decides.
+    assert names(catalog.summaries(store, sort="chunks")[0]) == ["beta", "alpha", "Gamma"]
+    by_id = catalog.summaries(store, sort="id", descending=False)[0]
+    assert [s.job_set_id for s in by_id] == sorted(s.job_set_id for s in by_id)
     page, total = catalog.summaries(store, offset=1, limit=1)
     assert (names(page), total) == (["beta"], 3)
     page, total = catalog.summaries(store, tag="x", offset=1, limit=5)
@@ -110,3 +116,37 @@ def test_bad_arguments_are_refused_in_words(filled: JobManager) -> None:
     with pytest.raises(JobManagerInvalidInputError, match="limit must be an int >= 0"):
         catalog.summaries(store, limit=-1)
     assert catalog.summary(store, "no-such-id") is None
+
+
+def test_an_unfinished_set_is_running_while_a_live_process_owns_it_else_interrupted(
+    tmp_path: pathlib.Path,
+) -> None:
+    path = tmp_path / "shared.sqlite3"
+    with gated_run(tmp_path, path, count=4) as run:
+        store = store_module.Store(path)
+        elsewhere = catalog.summary(store, run.job_set_id)
+        assert elsewhere is not None
+        assert (elsewhere.state, elsewhere.running_elsewhere) == ("running", True)
+        run.worker.kill()  # SIGKILL: no finally in the worker marks the set as ended
+        dead = catalog.summary(store, run.job_set_id)
+        assert dead is not None
+        assert (dead.state, dead.running_elsewhere, dead.running_here) == (
+            "interrupted",
+            False,
+            False,
+        )
+        assert dead.num_final < dead.num_chunks
+    # This process's own unfinished set is running, not interrupted.
+    own = JobManager(store=store).run(
+        basis_circuits(2), FaultyBackend(AerSimulator(), hold_queued=30), shots=SHOTS
+    )
+    try:
+        here = catalog.summary(store, own.job_set_id())
+        assert here is not None
+        assert (here.state, here.running_here, here.running_elsewhere) == ("running", True, False)
+    finally:
+        own.cancel()
+        own.wait(timeout=60)
+    ended = catalog.summary(store, own.job_set_id())
+    assert ended is not None
+    assert (ended.state, ended.running_here) == ("cancelled", False)

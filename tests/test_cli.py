@@ -288,3 +288,20 @@ def test_a_set_another_process_runs_is_shown_read_only_and_not_deleted(
         deleted = qjm(store, "delete", run.job_set_id)
         assert deleted.returncode == EXIT_OK, deleted.stderr
     assert qjm(store, "show", run.job_set_id).returncode == EXIT_USAGE
+
+
+def test_list_says_interrupted_once_the_process_running_a_set_has_died(
+    tmp_path: pathlib.Path,
+) -> None:
+    store = tmp_path / "shared.sqlite3"
+
+    def listed_state() -> list[str]:
+        listed = qjm(store, "list")
+        assert listed.returncode == EXIT_OK, listed.stderr
+        (found,) = [row for row in table(listed.stdout) if row[0] == run.job_set_id[:8]]
+        return [cell for cell in found if cell in ("running", "interrupted")]
+
+    with gated_run(tmp_path, store, count=4) as run:
+        assert listed_state() == ["running"]
+        run.worker.kill()
+        assert listed_state() == ["interrupted"]

@@ -13,6 +13,7 @@ import json
 import pathlib
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,8 +24,9 @@ import pytest
 from comm_recorder import RecordingComm, kernel_event_loop, on_loop
 from conftest import basis_circuits, wait_until
 from qiskit_aer import AerSimulator
+from store_workers.gated import gated_run
 
-from qjm_widget import ChunkState, JobManager, JobManagerInvalidInputError, RetryPolicy
+from qjm_widget import ChunkState, JobManager, JobManagerInvalidInputError, RetryPolicy, catalog
 from qjm_widget.dashboard import DashboardWidget
 from qjm_widget.persistence import snapshot
 from qjm_widget.store import Store
@@ -144,6 +146,55 @@ def test_listing_is_newest_first_paged_filtered_and_sorted(
     send(dashboard, {"type": "query", "name": "", "sort": "name", "descending": False})
     assert names(dashboard)[:3] == ["set 00000", "set 00001", "set 00002"]
     assert (table.sort, table.descending) == ("name", False)
+
+
+def test_every_column_sorts_chunks_by_the_share_final_then_by_size(
+    tmp_path: pathlib.Path, dashboard_of: Any
+) -> None:
+    path = tmp_path / "store.sqlite3"
+    none, half, older, newer = fill_store(path, 4)  # 2 chunks each, all done
+    store = Store(path)
+    for job_set_id, unfinished in ((none, [0, 1]), (half, [1])):
+        stored = store.load(job_set_id)
+        assert stored is not None
+        for index in unfinished:
+            stored.chunks[index].state = ChunkState.RUNNING
+        store.save_chunks(job_set_id, [stored.chunks[i] for i in unfinished])
+    memory = JobManager(store=None)
+    big = memory.run(
+        basis_circuits(4), AerSimulator(), name="big", max_experiments_per_job=1, shots=SHOTS
+    )
+    big.wait(timeout=60)
+    manager = JobManager(store=path)
+    manager._registry.add(big)  # a live set the store lacks: merged into the catalog's order
+    dashboard = dashboard_of(manager)
+    assert set(dashboard.table.sort_keys) == {
+        "name",
+        "id",
+        "backend",
+        "created",
+        "state",
+        "chunks",
+        "experiments",
+        "usage",
+    }
+    ids = lambda: [r["id"] for r in dashboard.table.rows]  # noqa: E731
+    send(dashboard, {"type": "query", "sort": "chunks", "descending": True})
+    assert dashboard.table.message == ""
+    # 4 of 4 final, then 2 of 2 (the newer first), 1 of 2, 0 of 2.
+    assert ids() == [big.job_set_id(), newer, older, half, none]
+    send(dashboard, {"type": "query", "sort": "chunks", "descending": False})
+    assert ids() == [none, half, newer, older, big.job_set_id()]
+    # Without the live set, the store orders the page itself, the same way.
+    stored_only = dashboard_of(JobManager(store=path))
+    send(stored_only, {"type": "query", "sort": "chunks", "descending": True})
+    assert [r["id"] for r in stored_only.table.rows] == [newer, older, half, none]
+    send(dashboard, {"type": "query", "sort": "id", "descending": False})
+    assert ids() == sorted([none, half, older, newer, big.job_set_id()])
+    send(stored_only, {"type": "query", "sort": "id", "descending": True})
+    assert [r["id"] for r in stored_only.table.rows] == sorted(
+        [none, half, older, newer], reverse=True
+    )
 
 
 def test_live_sets_without_a_store_are_listed_and_merged(
@@ -331,6 +382,68 @@ def test_a_set_another_process_runs_is_read_again_from_the_store(
     finally:
         other.kill()
         other.wait()
+
+
+def test_a_set_whose_process_died_turns_interrupted_and_is_not_read_again(
+    tmp_path: pathlib.Path,
+    dashboard_of: Any,
+    kernel_loop: asyncio.AbstractEventLoop,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = tmp_path / "shared.sqlite3"
+    reads: list[str] = []
+    real_summary = catalog.summary
+
+    def counting_summary(store: Store, job_set_id: str) -> Any:
+        reads.append(job_set_id)
+        return real_summary(store, job_set_id)
+
+    monkeypatch.setattr(catalog, "summary", counting_summary)
+    with gated_run(tmp_path, path, count=4) as run:
+        backend = FaultyBackend(AerSimulator())  # the worker's backend, by its name
+        dashboard = dashboard_of(
+            JobManager(store=path), poll_interval=0.05, backends={backend.name: backend}
+        )
+        polls = threading.Semaphore(0)
+        real_poll = dashboard._poll_once
+
+        def counted_poll() -> None:
+            real_poll()
+            polls.release()
+
+        dashboard._poll_once = counted_poll
+
+        def wait_polls(count: int) -> None:
+            for _ in range(count):
+                assert polls.acquire(timeout=30), "the poller stopped"
+
+        job_set_id = run.job_set_id
+        shown = row(dashboard, job_set_id)
+        assert (shown["state"], shown["where"]) == ("running", "elsewhere")
+        wait_polls(1)
+        assert job_set_id in reads, "the poller does not read a set another process runs"
+        run.worker.kill()  # SIGKILL: the set's rows say it is unfinished, owned by a dead pid
+    assert wait_until(lambda: row(dashboard, job_set_id)["state"] == "interrupted", 30), row(
+        dashboard, job_set_id
+    )
+    shown = row(dashboard, job_set_id)
+    assert (shown["where"], shown["read_only"]) == ("stored", False)
+    # A poll that began before the row changed may still read it once; one more poll later,
+    # every poll sees the interrupted row.
+    wait_polls(2)
+    before = reads.count(job_set_id)
+    wait_polls(3)
+    assert reads.count(job_set_id) == before, "the poller still reads an interrupted set"
+
+    do = lambda content: on_loop(kernel_loop, lambda: send(dashboard, content))  # noqa: E731
+    do({"type": "cancel", "id": job_set_id})
+    assert "interrupted" in row(dashboard, job_set_id)["message"]
+    do({"type": "retry_failed", "id": job_set_id})  # on the backend given: run here now
+    assert row(dashboard, job_set_id)["message"] == "retrying 2 chunks"
+    assert row(dashboard, job_set_id)["where"] == "here"
+    assert wait_until(lambda: row(dashboard, job_set_id)["state"] == "done", 60), row(
+        dashboard, job_set_id
+    )
 
 
 @pytest.mark.parametrize(
