@@ -1,6 +1,14 @@
 // The dashboard's table: a header of sort buttons and one row per job set. Rows are rebuilt
 // for a new page and replaced one at a time for an update, never the page for one change.
-// Keyboard: the rows share one tab stop (keyboard.ts); arrows move, Enter opens the set.
+//
+// Keyboard, as WAI-ARIA's data grid with the row as the unit of focus: the table is one tab stop
+// (a roving tabindex on the rows, keyboard.ts) and every button has tabindex -1, so Tab goes
+// past the table instead of stopping at up to 200 buttons. On a row: ArrowUp / ArrowDown move
+// to the row above / below, Home / End to the first / last row, Enter or Space open the set,
+// ArrowRight goes into the row's buttons. On a button: ArrowRight / ArrowLeft move along the
+// row's enabled buttons (ArrowLeft from the first goes back to the row), ArrowUp / ArrowDown /
+// Home / End move to a row as they do from a row, Enter or Space press it. Escape cancels the
+// row's pending delete, else closes the opened set; with neither it goes on to the host.
 
 import {
   COLUMNS,
@@ -13,7 +21,7 @@ import {
   stateClass,
 } from "./dashboard-model";
 import { button, element } from "./dom";
-import { navigateCells } from "./keyboard";
+import { navigateCells, targetIndex } from "./keyboard";
 
 export type Table = {
   setRows(rows: Row[]): void;
@@ -69,7 +77,7 @@ function rowElement(row: Row, index: number): HTMLTableRowElement {
   tr.dataset.id = row.id;
   tr.dataset.index = String(index);
   tr.setAttribute("tabindex", "-1");
-  tr.setAttribute("aria-label", `${row.name}, ${row.state}`);
+  tr.setAttribute("aria-label", `${row.name}, ${row.state}, ${row.final} of ${row.chunks} chunks`);
   const name = element("td", "qjm-d-name", row.name);
   if (row.tags.length) {
     name.append(element("span", "qjm-d-tags", row.tags.join(", ")));
@@ -87,6 +95,9 @@ function rowElement(row: Row, index: number): HTMLTableRowElement {
     const b = button(label, `qjm-d-${action.replace("_", "-")}`);
     b.dataset.action = action;
     b.disabled = !enabled(action, row);
+    b.setAttribute("tabindex", "-1");
+    // 50 rows of the same four words: the name says which set a button acts on.
+    b.setAttribute("aria-label", `${label} ${row.name}`);
     actions.append(b);
   }
   const confirm = element("span", "qjm-d-confirm");
@@ -94,9 +105,13 @@ function rowElement(row: Row, index: number): HTMLTableRowElement {
   const yes = button("Delete", "qjm-d-confirm-yes");
   yes.dataset.action = "confirm_delete";
   yes.disabled = false;
+  yes.setAttribute("tabindex", "-1");
+  yes.setAttribute("aria-label", `Yes, delete ${row.name}`);
   const no = button("Keep", "qjm-d-confirm-no");
   no.dataset.action = "keep";
   no.disabled = false;
+  no.setAttribute("tabindex", "-1");
+  no.setAttribute("aria-label", `Keep ${row.name}`);
   confirm.append(element("span", "qjm-d-confirm-text", "Delete this set?"), yes, no);
   actions.append(confirm, element("span", "qjm-d-message", row.message));
   tr.append(
@@ -115,6 +130,9 @@ function rowElement(row: Row, index: number): HTMLTableRowElement {
 
 export function createTable(parent: HTMLElement, send: DashboardSend): Table {
   const table = element("table", "qjm-d-table");
+  // A grid, so that a screen reader hands the arrow keys to the table rather than browsing.
+  table.setAttribute("role", "grid");
+  table.setAttribute("aria-label", "Job sets");
   const head = element("thead", "qjm-d-head");
   const headRow = element("tr", "qjm-d-head-row");
   const body = element("tbody", "qjm-d-body");
@@ -162,8 +180,118 @@ export function createTable(parent: HTMLElement, send: DashboardSend): Table {
         send({ type: "open", id: row.id });
       }
     },
-    onEscape: () => false,
+    onEscape: () => onEscapeKey(nav.active),
+    onKey: (event, index) => {
+      if (event.shiftKey) {
+        return false;
+      }
+      if (event.key === "ArrowRight") {
+        rowButtons(trs[index])[0]?.focus();
+        return true;
+      }
+      return event.key === "ArrowLeft"; // already at the row's start: nothing to the left
+    },
   });
+
+  /** The row's buttons the keyboard can reach: enabled and shown, in the order shown. */
+  function rowButtons(tr: HTMLElement | undefined): HTMLButtonElement[] {
+    if (tr === undefined) {
+      return [];
+    }
+    return [...tr.querySelectorAll<HTMLButtonElement>("button")].filter(
+      (b) => !b.disabled && b.closest("[hidden]") === null,
+    );
+  }
+
+  function confirmOf(tr: HTMLElement | undefined): HTMLElement | null {
+    return tr?.querySelector<HTMLElement>(".qjm-d-confirm") ?? null;
+  }
+
+  function onEscapeKey(index: number): boolean {
+    const tr = trs[index];
+    const confirm = confirmOf(tr);
+    if (tr !== undefined && confirm !== null && !confirm.hidden) {
+      const inside = confirm.contains(tr.ownerDocument.activeElement);
+      showConfirm(tr, false);
+      if (inside) {
+        tr.querySelector<HTMLButtonElement>(".qjm-d-delete")?.focus();
+      }
+      return true;
+    }
+    if (opened !== "") {
+      send({ type: "close" });
+      return true;
+    }
+    return false;
+  }
+
+  /** The row index of a row button, or null for anything else. */
+  function buttonRow(target: EventTarget | null): number | null {
+    if (!(target instanceof HTMLButtonElement)) {
+      return null;
+    }
+    const tr = target.closest<HTMLTableRowElement>("tr.qjm-d-row");
+    return tr !== null && tr.parentElement === body ? Number(tr.dataset.index) : null;
+  }
+
+  function onButtonKey(event: KeyboardEvent): void {
+    const b = event.target;
+    const index = buttonRow(b);
+    if (!(b instanceof HTMLButtonElement) || index === null) {
+      return;
+    }
+    if (event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) {
+      return; // Shift+Tab above all goes on to the browser
+    }
+    const along = rowButtons(trs[index]);
+    const at = along.indexOf(b);
+    let handled = true;
+    switch (event.key) {
+      case "ArrowRight":
+        along[at + 1]?.focus();
+        break;
+      case "ArrowLeft":
+        if (at > 0) {
+          along[at - 1]?.focus();
+        } else {
+          nav.setActive(index, true);
+        }
+        break;
+      case "ArrowUp":
+      case "ArrowDown":
+      case "Home":
+      case "End": {
+        const to = targetIndex(event.key, index, trs.length, 1);
+        if (to !== null) {
+          nav.setActive(to, true);
+        }
+        break;
+      }
+      case "Escape":
+        handled = onEscapeKey(index);
+        break;
+      case "Enter":
+      case " ":
+        // The browser presses the button; only the notebook's own shortcut is kept off it.
+        event.stopPropagation();
+        return;
+      default:
+        handled = false;
+    }
+    if (handled) {
+      event.preventDefault();
+      event.stopPropagation();
+    }
+  }
+
+  function onButtonFocus(event: FocusEvent): void {
+    // A button clicked or reached by the keyboard takes the table's tab stop to its row, so
+    // Shift+Tab back into the table lands where the user was.
+    const index = buttonRow(event.target);
+    if (index !== null && index !== nav.active) {
+      nav.setActive(index);
+    }
+  }
 
   function markOpened(): void {
     for (const tr of trs) {
@@ -171,11 +299,11 @@ export function createTable(parent: HTMLElement, send: DashboardSend): Table {
     }
   }
 
-  function showConfirm(tr: HTMLElement, shown: boolean): void {
-    const confirm = tr.querySelector<HTMLElement>(".qjm-d-confirm");
+  function showConfirm(tr: HTMLElement, shown: boolean, focus = shown): void {
+    const confirm = confirmOf(tr);
     if (confirm !== null) {
       confirm.hidden = !shown;
-      if (shown) {
+      if (focus) {
         confirm.querySelector<HTMLButtonElement>(".qjm-d-confirm-no")?.focus();
       }
     }
@@ -194,18 +322,22 @@ export function createTable(parent: HTMLElement, send: DashboardSend): Table {
       showConfirm(tr, true); // asks first: only the confirm button sends
     } else if (action === "keep") {
       showConfirm(tr, false);
+      tr.querySelector<HTMLButtonElement>(".qjm-d-delete")?.focus(); // not lost with the button
     } else if (action === "confirm_delete") {
       showConfirm(tr, false);
+      tr.focus();
       send({ type: "delete", id });
     } else if (action === "open" || action === "retry_failed" || action === "cancel") {
       send({ type: action, id });
     }
   }
   body.addEventListener("click", onClick);
+  body.addEventListener("keydown", onButtonKey);
+  body.addEventListener("focusin", onButtonFocus);
 
   return {
     setRows(next: Row[]): void {
-      const hadFocus = nav.hasFocus();
+      const hadFocus = body.contains(body.ownerDocument.activeElement);
       rows = next;
       trs = next.map(rowElement);
       body.replaceChildren(...trs);
@@ -220,8 +352,10 @@ export function createTable(parent: HTMLElement, send: DashboardSend): Table {
         if (index < 0 || old === undefined) {
           continue;
         }
-        const hadFocus = old.contains(old.ownerDocument.activeElement);
-        const confirming = old.querySelector<HTMLElement>(".qjm-d-confirm")?.hidden === false;
+        const focused = old.ownerDocument.activeElement;
+        const hadFocus = old.contains(focused);
+        const focusedButton = buttonRow(focused) === index ? focused : null;
+        const confirming = confirmOf(old)?.hidden === false;
         const tr = rowElement(row, index);
         tr.setAttribute("tabindex", old.getAttribute("tabindex") ?? "-1");
         tr.classList.toggle("qjm-d-opened", row.id === opened);
@@ -229,9 +363,15 @@ export function createTable(parent: HTMLElement, send: DashboardSend): Table {
         rows[index] = row;
         trs[index] = tr;
         if (confirming) {
-          showConfirm(tr, true);
-        } else if (hadFocus) {
-          tr.focus();
+          showConfirm(tr, true, false);
+        }
+        if (hadFocus) {
+          // The same button of the new row where it can still be pressed, else the row.
+          const same =
+            focusedButton instanceof HTMLElement
+              ? rowButtons(tr).find((b) => b.className === focusedButton.className)
+              : undefined;
+          (same ?? tr).focus();
         }
         count++;
       }
@@ -257,6 +397,8 @@ export function createTable(parent: HTMLElement, send: DashboardSend): Table {
     },
     cleanup(): void {
       body.removeEventListener("click", onClick);
+      body.removeEventListener("keydown", onButtonKey);
+      body.removeEventListener("focusin", onButtonFocus);
       nav.cleanup();
     },
   };

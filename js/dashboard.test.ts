@@ -108,6 +108,13 @@ function mount(initial: DashboardModel) {
   return { model, el, trs, q };
 }
 
+/** A key pressed on the focused element, as the browser dispatches it; returns the event. */
+function press(key: string): KeyboardEvent {
+  const event = new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true });
+  (document.activeElement ?? document.body).dispatchEvent(event);
+  return event;
+}
+
 afterEach(() => {
   for (const cleanup of cleanups) {
     cleanup();
@@ -236,6 +243,120 @@ describe("dashboard view", () => {
     expect(model.sent[model.sent.length - 1]).toEqual({ type: "open", id: row(1).id });
   });
 
+  it("is one tab stop: rows rove, buttons stay out of the tab order and say which set", () => {
+    const { el, trs, q } = mount(values([row(0), row(1, { state: "2 failed" }), row(2)]));
+    const table = q(".qjm-d-table", el);
+    expect(table.getAttribute("role")).toBe("grid");
+    const stops = () => [...table.querySelectorAll('[tabindex="0"]')];
+    expect(stops()).toEqual([trs()[0]]);
+    const rowButtons = [...table.querySelectorAll<HTMLButtonElement>("tbody button")];
+    expect(rowButtons).toHaveLength(3 * 6);
+    expect(rowButtons.every((b) => b.getAttribute("tabindex") === "-1")).toBe(true);
+    const labels = (tr: Element | undefined) =>
+      [...(tr?.querySelectorAll("button") ?? [])].map((b) => b.getAttribute("aria-label"));
+    expect(labels(trs()[1])).toEqual([
+      "Open set 1",
+      "Retry failed set 1",
+      "Cancel set 1",
+      "Delete set 1",
+      "Yes, delete set 1",
+      "Keep set 1",
+    ]);
+    expect(trs()[1]?.getAttribute("aria-label")).toBe("set 1, 2 failed, 4 of 4 chunks");
+    (trs()[0] as HTMLElement).focus();
+    press("ArrowDown");
+    expect(document.activeElement).toBe(trs()[1]);
+    expect(stops()).toEqual([trs()[1]]);
+    // A button clicked (focused) takes the tab stop to its row.
+    q<HTMLButtonElement>(".qjm-d-open", trs()[2]).focus();
+    expect(stops()).toEqual([trs()[2]]);
+  });
+
+  it("Home and End jump to the first and last row; Space opens the set like Enter", () => {
+    const { model, trs } = mount(values([row(0), row(1), row(2), row(3)]));
+    (trs()[1] as HTMLElement).focus();
+    expect(press("End").defaultPrevented).toBe(true);
+    expect(document.activeElement).toBe(trs()[3]);
+    press("Home");
+    expect(document.activeElement).toBe(trs()[0]);
+    press("ArrowDown");
+    const space = press(" ");
+    expect(space.defaultPrevented).toBe(true); // no page scroll
+    expect(model.sent).toEqual([{ type: "open", id: row(1).id }]);
+    press("Enter");
+    expect(model.sent).toEqual([
+      { type: "open", id: row(1).id },
+      { type: "open", id: row(1).id },
+    ]);
+  });
+
+  it("ArrowRight and ArrowLeft move into and along a row's enabled buttons", () => {
+    const { model, trs, q } = mount(values([row(0), row(1, { state: "1 failed" })]));
+    const second = trs()[1] as HTMLTableRowElement;
+    second.focus();
+    press("ArrowRight");
+    expect(document.activeElement).toBe(q(".qjm-d-open", second));
+    press("ArrowRight");
+    expect(document.activeElement).toBe(q(".qjm-d-retry-failed", second));
+    press("ArrowRight"); // Cancel is disabled: skipped
+    expect(document.activeElement).toBe(q(".qjm-d-delete", second));
+    press("ArrowRight"); // the last one: stays
+    expect(document.activeElement).toBe(q(".qjm-d-delete", second));
+    press("ArrowLeft");
+    press("ArrowLeft");
+    expect(document.activeElement).toBe(q(".qjm-d-open", second));
+    press("ArrowLeft");
+    expect(document.activeElement).toBe(second);
+    press("ArrowLeft"); // nothing left of the row: handled, it does not move a row
+    expect(document.activeElement).toBe(second);
+    press("ArrowRight");
+    press("ArrowUp");
+    expect(document.activeElement).toBe(trs()[0]);
+    press("ArrowRight");
+    press("End");
+    expect(document.activeElement).toBe(second);
+    expect(model.sent).toEqual([]); // moving never acts
+  });
+
+  it("Escape cancels a pending delete, else closes the opened set, else goes on", () => {
+    const { model, trs, q } = mount(values([row(0), row(1)]));
+    const first = trs()[0] as HTMLTableRowElement;
+    q<HTMLButtonElement>(".qjm-d-delete", first).click();
+    expect(document.activeElement).toBe(q(".qjm-d-confirm-no", first));
+    expect(press("Escape").defaultPrevented).toBe(true);
+    expect(q<HTMLElement>(".qjm-d-confirm", first).hidden).toBe(true);
+    expect(document.activeElement).toBe(q(".qjm-d-delete", first));
+    q<HTMLButtonElement>(".qjm-d-delete", first).click();
+    first.focus();
+    press("Escape"); // on the row too
+    expect(q<HTMLElement>(".qjm-d-confirm", first).hidden).toBe(true);
+    expect(model.sent).toEqual([]);
+
+    const passed = press("Escape"); // nothing to cancel or close: the host's key
+    expect(passed.defaultPrevented).toBe(false);
+    model.update({ opened: row(1).id });
+    expect(press("Escape").defaultPrevented).toBe(true);
+    expect(model.sent).toEqual([{ type: "close" }]);
+    press("ArrowRight");
+    press("Escape"); // from a button as well
+    expect(model.sent).toEqual([{ type: "close" }, { type: "close" }]);
+  });
+
+  it("keeps the focused button, and a pending delete, when its row is updated", () => {
+    const { model, trs, q, el } = mount(values([row(0, { state: "running", final: 1 })]));
+    q<HTMLButtonElement>(".qjm-d-cancel", trs()[0]).focus();
+    model.update({ updates: { seq: 1, rows: [row(0, { state: "running", final: 2 })] } });
+    expect(document.activeElement).toBe(q(".qjm-d-cancel", trs()[0]));
+    model.update({ updates: { seq: 2, rows: [row(0)] } }); // done: Cancel is gone, the row not
+    expect(document.activeElement).toBe(trs()[0]);
+    q<HTMLButtonElement>(".qjm-d-delete", trs()[0]).click();
+    const filter = q<HTMLInputElement>(".qjm-d-filter-name", el);
+    filter.focus();
+    model.update({ updates: { seq: 3, rows: [row(0, { message: "x" })] } });
+    expect(q<HTMLElement>(".qjm-d-confirm", trs()[0]).hidden).toBe(false);
+    expect(document.activeElement).toBe(filter); // an update never takes the focus
+  });
+
   it("renders every string as text, never markup", () => {
     const payload = "<img src=x onerror=alert(1)>";
     const { el, model, q } = mount(
@@ -255,8 +376,17 @@ describe("dashboard view", () => {
     const bad = [{ id: 3 }, null, row(0)] as unknown as Row[];
     const { trs, model } = mount(values(bad));
     expect(trs()).toHaveLength(1);
+    const tr = trs()[0] as HTMLTableRowElement;
+    const open = tr.querySelector(".qjm-d-open") as HTMLButtonElement;
     const cleanup = cleanups.pop();
     cleanup?.();
     model.update({ rows: [row(0), row(1)] });
+    for (const target of [tr, open]) {
+      const event = new KeyboardEvent("keydown", { key: "End", bubbles: true, cancelable: true });
+      target.dispatchEvent(event);
+      expect(event.defaultPrevented).toBe(false);
+    }
+    open.click();
+    expect(model.sent).toEqual([]);
   });
 });

@@ -22,6 +22,12 @@ export type CellNavigationOptions = {
   onActivate(index: number): void;
   /** Escape on a cell; false when it had nothing to do, so the key goes on to the host. */
   onEscape(): boolean;
+  /**
+   * Optional: a key on cell `index` the container handles itself, asked before the navigation
+   * acts (the dashboard's rows take ArrowLeft / ArrowRight into their buttons); true when it
+   * did, and the key is then stopped there as a handled one.
+   */
+  onKey?(event: KeyboardEvent, index: number): boolean;
 };
 
 export type CellNavigation = {
@@ -127,7 +133,9 @@ export function navigateCells(
       return;
     }
     let handled = true;
-    if (isActivation(event)) {
+    if (options.onKey?.(event, from)) {
+      // the container's own key
+    } else if (isActivation(event)) {
       if (!event.repeat) {
         options.onActivate(from);
       }
