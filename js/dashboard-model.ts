@@ -69,7 +69,9 @@ export type DashboardMessage =
     }
   | { type: RowAction; id: string }
   | { type: "close" }
-  | { type: "resync" };
+  | { type: "resync" }
+  /** A view rendered (shown) or removed: the kernel polls the store only while one shows. */
+  | { type: "views"; view: string; shown: boolean };
 
 export type DashboardSend = (message: DashboardMessage) => void;
 

@@ -6,7 +6,9 @@ import type { DashboardMessage, DashboardModel, Row } from "./dashboard-model";
 type Handler = (...args: never[]) => void;
 
 class FakeDashboardModel implements AnyModel<DashboardModel> {
+  /** What the view sent, but for its views messages (those are in `views`). */
   readonly sent: DashboardMessage[] = [];
+  readonly views: DashboardMessage[] = [];
   readonly widget_manager = {
     get_model: () => Promise.reject(new Error("no widget manager")),
   };
@@ -36,7 +38,7 @@ class FakeDashboardModel implements AnyModel<DashboardModel> {
     }
   }
   send(content: DashboardMessage): void {
-    this.sent.push(content);
+    (content.type === "views" ? this.views : this.sent).push(content);
   }
   save_changes(): void {}
   update(changes: Partial<DashboardModel>): void {
@@ -370,6 +372,20 @@ describe("dashboard view", () => {
     expect(q(".qjm-d-message-bar").textContent).toBe(payload);
     model.update({ updates: { seq: 1, rows: [row(0, { state: payload })] } });
     expect(el.querySelector("img")).toBeNull();
+  });
+
+  it("tells the kernel when each view is shown and removed", () => {
+    const first = mount(values([row(0)]));
+    const second = mount(values([row(0)]));
+    expect(first.model.views).toHaveLength(1);
+    const [shown] = first.model.views;
+    expect(shown).toMatchObject({ type: "views", shown: true });
+    const view = shown?.type === "views" ? shown.view : "";
+    expect(view).not.toBe("");
+    expect(second.model.views[0]).not.toEqual(shown); // another view, another id
+    cleanups.shift()?.();
+    expect(first.model.views).toEqual([shown, { type: "views", view, shown: false }]);
+    expect(first.model.sent).toEqual([]);
   });
 
   it("ignores malformed rows and stops listening on cleanup", () => {

@@ -26,10 +26,14 @@ function filterInput(label: string, className: string): HTMLInputElement {
   return input;
 }
 
+let views = 0;
+
 function render({ model, el }: Pick<RenderProps<DashboardModel>, "model" | "el">): () => void {
   const root = element("div", "qjm-dashboard");
   el.append(root);
   const send: DashboardSend = (message: DashboardMessage) => model.send(message);
+  // Unique among this page's views and those of other pages (a reload never says goodbye).
+  const view = `${(++views).toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
 
   const toolbar = element("div", "qjm-d-toolbar");
   const nameInput = filterInput("Filter by name", "qjm-d-filter-name");
@@ -146,9 +150,11 @@ function render({ model, el }: Pick<RenderProps<DashboardModel>, "model" | "el">
   onFilters();
   onOpened();
   onMessage();
+  send({ type: "views", view, shown: true });
   return listen(model, listeners, () => {
     clearTimeout(timer);
     table.cleanup();
+    send({ type: "views", view, shown: false });
   });
 }
 

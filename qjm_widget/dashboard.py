@@ -9,7 +9,9 @@ set dirty and one write is scheduled on the kernel's event loop at most every ``
 seconds, sending only the rows that changed (``updates``), never the page. Rows of sets another
 process runs are read again from the store by a poller thread at most once a second, stopped
 when the dashboard is closed; once that process has ended (the row turns ``interrupted`` or
-final) the row is not read again.
+final) the row is not read again. The poller pauses while no view shows the table: each view
+says when it is rendered and removed (a ``views`` message), and a view shown again is read for
+at once.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ STATIC = pathlib.Path(__file__).parent / "static"
 MIN_INTERVAL = 0.1
 POLL_INTERVAL = 1.0
 ROW_ACTIONS = ("open", "retry_failed", "cancel", "delete")
+MAX_VIEWS = 1000
+"""Views a dashboard keeps count of; a page reloaded never says its views were removed."""
 
 
 class DashboardTable(anywidget.AnyWidget):
@@ -119,6 +123,9 @@ class DashboardWidget(ipywidgets.VBox):
         self._opened_widget: Any = None
         self._followed: Any = None
         self._stop = threading.Event()
+        self._views: set[str] = set()
+        self._viewed = threading.Event()  # a view shows the table; close() sets it to wake
+        self._paused = threading.Event()  # the poller waits for a view (tests watch it)
         self._subscribe_new()
         self.load_page()
         self.table.on_msg(self._on_message)
@@ -214,7 +221,19 @@ class DashboardWidget(ipywidgets.VBox):
     # -- rows of other processes, and sets new to this manager (the poller thread) ----------
 
     def _poll(self) -> None:
-        while not self._stop.wait(self._poll_interval):
+        while True:
+            if self._viewed.is_set():
+                if self._stop.wait(self._poll_interval):
+                    return
+            else:
+                # Nothing would see what is read: wait for a view, then read for it at once.
+                self._paused.set()
+                self._viewed.wait()
+                self._paused.clear()
+            if self._stop.is_set():
+                return
+            if not self._viewed.is_set():
+                continue
             try:
                 self._poll_once()
             except Exception:
@@ -253,7 +272,8 @@ class DashboardWidget(ipywidgets.VBox):
             logger.warning("ignored a message from the dashboard: %s", exc)
             self.table.message = f"ignored: {exc}"
             return
-        self.table.message = ""
+        if content.get("type") != "views":  # a view coming or going refused nothing
+            self.table.message = ""
         action()
 
     def _parse(self, content: Any) -> Callable[[], None]:
@@ -267,6 +287,15 @@ class DashboardWidget(ipywidgets.VBox):
             return lambda: self.table.send_state("rows")
         if kind == "close":
             return self._close_opened
+        if kind == "views":
+            view, shown = content.get("view"), content.get("shown")
+            if not isinstance(view, str) or not 0 < len(view) <= 64:
+                raise ValueError("views: view must be a string of 1 to 64 characters")
+            if not isinstance(shown, bool):
+                raise ValueError(f"views: shown must be true or false, got {shown!r}")
+            if shown and view not in self._views and len(self._views) >= MAX_VIEWS:
+                raise ValueError(f"views: more than {MAX_VIEWS} views shown")
+            return lambda: self._set_view(view, shown)
         if kind in ROW_ACTIONS:
             job_set_id = content.get("id")
             if not isinstance(job_set_id, str) or job_set_id not in self._shown:
@@ -292,6 +321,15 @@ class DashboardWidget(ipywidgets.VBox):
         if not filters_changed and page * self.table.page_size >= max(self.table.total, 1):
             raise ValueError(f"query: page {page} is beyond the last page")
         return Query(name, tag, sort, descending, 0 if filters_changed else page)
+
+    def _set_view(self, view: str, shown: bool) -> None:
+        if shown:
+            self._views.add(view)
+            self._viewed.set()
+        else:
+            self._views.discard(view)
+            if not self._views:
+                self._viewed.clear()
 
     def _set_query(self, query: Query) -> None:
         self._query = query
@@ -412,6 +450,7 @@ class DashboardWidget(ipywidgets.VBox):
 
     def close(self) -> None:
         self._stop.set()
+        self._viewed.set()  # a paused poller wakes to stop
         for unsubscribe in self._subscriptions.values():
             unsubscribe()
         self._subscriptions.clear()

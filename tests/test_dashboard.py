@@ -11,6 +11,7 @@ import dataclasses
 import itertools
 import json
 import pathlib
+import socket
 import subprocess
 import sys
 import threading
@@ -81,6 +82,12 @@ def send(dashboard: DashboardWidget, content: Any) -> None:
     dashboard._on_message(dashboard.table, content, [])
 
 
+def show_view(dashboard: DashboardWidget, view: str, shown: bool) -> None:
+    """What a view sends when it is rendered (shown) and when it is removed."""
+    send(dashboard, {"type": "views", "view": view, "shown": shown})
+    assert dashboard.table.message == "", dashboard.table.message
+
+
 def names(dashboard: DashboardWidget) -> list[str]:
     return [row["name"] for row in dashboard.table.rows]
 
@@ -94,11 +101,14 @@ def row(dashboard: DashboardWidget, job_set_id: str) -> dict[str, Any]:
 def dashboard_of(kernel_loop: asyncio.AbstractEventLoop) -> Iterator[Any]:
     made: list[DashboardWidget] = []
 
-    def make(manager: JobManager, **kwargs: Any) -> DashboardWidget:
+    def make(manager: JobManager, *, viewed: bool = True, **kwargs: Any) -> DashboardWidget:
+        """A dashboard on the kernel's loop; ``viewed``: a view says it shows the table."""
         dashboard = on_loop(
             kernel_loop, lambda: DashboardWidget(manager, loop=kernel_loop, **kwargs)
         )
         made.append(dashboard)
+        if viewed:
+            show_view(dashboard, "view-1", True)
         return dashboard
 
     yield make
@@ -353,8 +363,6 @@ def test_a_set_another_process_runs_is_read_again_from_the_store(
         store = Store(path)
         stored = store.load(job_set_id)
         assert stored is not None
-        import socket
-
         store.save_job_set_fields(
             job_set_id, finished_at=None, owner_host=socket.gethostname(), owner_pid=other.pid
         )
@@ -446,6 +454,74 @@ def test_a_set_whose_process_died_turns_interrupted_and_is_not_read_again(
     )
 
 
+def test_the_poller_reads_the_store_only_while_a_view_shows_the_table(
+    tmp_path: pathlib.Path, dashboard_of: Any
+) -> None:
+    path = tmp_path / "store.sqlite3"
+    (job_set_id,) = fill_store(path, 1)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        store = Store(path)
+        stored = store.load(job_set_id)
+        assert stored is not None
+        store.save_job_set_fields(
+            job_set_id, finished_at=None, owner_host=socket.gethostname(), owner_pid=other.pid
+        )
+        chunk = stored.chunks[1]
+        chunk.state = ChunkState.RUNNING
+        store.save_chunks(job_set_id, [chunk])
+        dashboard = dashboard_of(JobManager(store=path), viewed=False, poll_interval=0.05)
+        assert row(dashboard, job_set_id)["where"] == "elsewhere"
+        polls = threading.Semaphore(0)
+        real_poll = dashboard._poll_once
+
+        def counted_poll() -> None:
+            real_poll()
+            polls.release()
+
+        dashboard._poll_once = counted_poll
+        # A second, shown dashboard is the clock: while it polls, the first must not.
+        clock = dashboard_of(JobManager(store=path), poll_interval=0.05)
+        clock_polls = threading.Semaphore(0)
+        real_clock_poll = clock._poll_once
+
+        def counted_clock_poll() -> None:
+            real_clock_poll()
+            clock_polls.release()
+
+        clock._poll_once = counted_clock_poll
+
+        def wait_clock(count: int) -> None:
+            for _ in range(count):
+                assert clock_polls.acquire(timeout=30), "the shown dashboard stopped polling"
+
+        assert wait_until(dashboard._paused.is_set, 10), "no view, yet the poller is not paused"
+        chunk.state = ChunkState.DONE
+        store.save_chunks(job_set_id, [chunk])
+        wait_clock(3)
+        assert wait_until(lambda: row(clock, job_set_id)["final"] == 2, 10)
+        assert not polls.acquire(blocking=False), "the poller read the store with no view"
+        assert row(dashboard, job_set_id)["final"] == 1
+
+        show_view(dashboard, "a", True)
+        show_view(dashboard, "b", True)
+        assert polls.acquire(timeout=30), "a view was shown, yet the poller stayed paused"
+        assert wait_until(lambda: row(dashboard, job_set_id)["final"] == 2, 10)
+        while polls.acquire(blocking=False):
+            pass
+        show_view(dashboard, "a", False)  # "b" still shows it
+        assert polls.acquire(timeout=30), "one view of two was removed, and polling stopped"
+        show_view(dashboard, "b", False)
+        assert wait_until(dashboard._paused.is_set, 10), "the last view went, polling did not"
+        while polls.acquire(blocking=False):  # polls that began before the pause
+            pass
+        wait_clock(3)
+        assert not polls.acquire(blocking=False), "the poller read the store with no view"
+    finally:
+        other.kill()
+        other.wait()
+
+
 @pytest.mark.parametrize(
     "content",
     [
@@ -462,6 +538,10 @@ def test_a_set_whose_process_died_turns_interrupted_and_is_not_read_again(
         {"type": "query", "descending": "yes"},
         {"type": "query", "name": 3},
         {"type": "query", "name": "x" * 500},
+        {"type": "views"},
+        {"type": "views", "view": "", "shown": True},
+        {"type": "views", "view": "v" * 65, "shown": True},
+        {"type": "views", "view": "v", "shown": "yes"},
     ],
 )
 def test_bad_messages_are_ignored_with_a_message(
