@@ -427,10 +427,11 @@ class JobManager:
 
     def watch(self, job_set_id: str) -> Any:
         """A live Jupyter widget of the set with this id (needs anywidget), read-only where
-        another process runs it: see :meth:`follow`."""
-        from .widget import JobSetWidget  # the core needs no widget libraries until asked
-
-        return JobSetWidget(self.follow(job_set_id))
+        another process runs it: see :meth:`follow`. The set's one widget (``widget()``), so
+        watching a set again shows another view of it over the same comm."""
+        # follow() gives the one followed copy of a set while it is followed, and widget() the
+        # one open widget of that copy: both are what keeps one comm per set in the kernel.
+        return self.follow(job_set_id).widget()
 
     def report(self, detailed: bool = True) -> str:
         """Reports of every job set of this manager."""

@@ -177,3 +177,23 @@ def test_watch_is_a_read_only_widget_that_follows_the_set(
         assert wait_until(lambda: widget.finished_at > 0, TIMEOUT)
         assert widget.histogram["total"] == 4 * SHOTS
         widget.close()
+
+
+def test_watching_a_set_another_process_runs_again_shows_the_same_widget(
+    tmp_path: pathlib.Path, store: pathlib.Path, follower_manager: JobManager
+) -> None:
+    pytest.importorskip("anywidget")
+
+    with gated_run(tmp_path, store, count=4) as run:
+        widget = follower_manager.watch(run.job_set_id)
+        again = follower_manager.watch(run.job_set_id)
+        assert again is widget, "a second watch() opened a second comm for the same set"
+        assert again.comm is not None
+        assert again.comm.comm_id == widget.comm.comm_id
+        # The one followed copy under both, read by one follower thread.
+        assert follower_manager.follow(run.job_set_id) is widget._job_set
+        assert len(follower_threads()) == 1, follower_threads()
+        run.go(2)
+        assert wait_until(lambda: widget.finished_at > 0, TIMEOUT)
+        assert widget._job_set.counts().per_experiment == exact_counts(4)
+        widget.close()

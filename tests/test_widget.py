@@ -410,3 +410,25 @@ def test_changes_between_reading_the_set_and_subscribing_reach_the_view(
     assert widget.finished_at > 0
     assert widget.histogram["total"] == 40
     widget.close()
+
+
+def test_watch_gives_the_one_widget_of_a_set_over_its_one_comm(
+    manager: JobManager, tmp_path: pathlib.Path
+) -> None:
+    running = manager.run(
+        basis_circuits(2), FaultyBackend(AerSimulator(), hold_queued=0.2), shots=10
+    )
+    widget = running.widget()
+    watched = manager.watch(running.job_set_id())
+    assert watched is widget, "watch() made a second widget (and comm) for a set it runs"
+    assert watched.comm is not None
+    assert watched.comm.comm_id == widget.comm.comm_id
+    running.wait(timeout=30)
+
+    # Only in the store for a new manager: both watches retrieve it once, and show one widget.
+    later = JobManager(store=manager.store)
+    first = later.watch(running.job_set_id())
+    assert first is not widget  # another manager's copy of the set
+    assert later.watch(running.job_set_id()) is first
+    for shown in (widget, first):
+        shown.close()
