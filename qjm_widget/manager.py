@@ -355,6 +355,11 @@ class JobManager:
             return self._rebuild(job_set_id, backend)
         if backend is None and provider is not None:
             backend = backend_from_provider(provider, stored.backend_name)
+        if not wants_backend and job_set is not None and job_set._adapter.can_submit:
+            # refresh=True of a held set: the copy read again keeps the backend (and Dask
+            # client) it runs on, so it can still be retried.
+            backend = job_set._adapter.backend
+            executor = getattr(job_set._adapter, "executor", None)
         self._refuse_if_running_elsewhere(stored)
         if job_set is not None and job_set.num_experiments == len(stored.experiments):
             # Held without this backend: the set read again shares its experiments, so the
