@@ -21,6 +21,7 @@ from .exceptions import (
     JobManagerJobNotFound,
     JobManagerTimeoutError,
 )
+from .job_lookup import JobLookup
 from .job_tags import job_tags, plan_of
 from .policy import RetryPolicy
 from .polling import PollingRunner
@@ -78,6 +79,7 @@ class ManagedJobSet(PollingRunner):
         self._plan = plan_of(chunks)
         self._unknown_chunks = unknown_chunks
         """Chunks whose circuits are lost (a set rebuilt from tags): they cannot be retried."""
+        self._job_lookup = JobLookup(adapter, job_set_id)
         self.job_share_level = share_level
         """Kept as given; backends without sharing levels ignore it."""
         created = time.time() if created_at is None else created_at
@@ -180,8 +182,12 @@ class ManagedJobSet(PollingRunner):
 
     def jobs(self) -> list[Any]:
         """Each chunk's job, None where it has none (not submitted, or its submit failed); for a
-        retrieved set, the backend's job where it could be looked up, else a read-only
-        :class:`StoredJob` with what the store kept."""
+        retrieved set, the backend's job where it can be looked up, else a read-only
+        :class:`StoredJob` with what the store kept.
+
+        On IBM Quantum the first call lists the set's jobs by its tag (a request per 200 jobs);
+        from then on ``managed_jobs()[i].job`` holds the same jobs."""
+        self._job_lookup.swap_in(self._chunks, self._lock)
         return [chunk.job for chunk in self._chunks]
 
     @staticmethod
@@ -204,6 +210,7 @@ class ManagedJobSet(PollingRunner):
     def job(self, experiment: ExperimentKey) -> tuple[Any, int]:
         """The job that ran ``experiment`` and its index inside that job."""
         index = find_experiment(self._experiments, experiment)
+        self._job_lookup.swap_in(self._chunks, self._lock)
         for chunk in self._chunks:
             if chunk.start_index <= index <= chunk.end_index:
                 return chunk.job, index - chunk.start_index

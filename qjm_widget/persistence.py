@@ -156,8 +156,10 @@ def restore(
     stored: StoredJobSet, backend: Any, scheduler: Scheduler, *, executor: Any = None
 ) -> ManagedJobSet:
     """A live job set from stored rows: finished chunks as they were, the rest re-attached by
-    job id where the backend can look jobs up, otherwise LOST and left for retry. With a Dask
-    ``executor`` and no backend, the backend is the one the set shipped to its workers."""
+    job id where the backend can look jobs up, otherwise LOST and left for retry. A finished
+    chunk's job is a StoredJob, until ``jobs()`` swaps in the backend's own (job_lookup.py).
+    With a Dask ``executor`` and no backend, the backend is the one the set shipped to its
+    workers."""
     return ManagedJobSet(**restored_arguments(stored, backend, scheduler, executor=executor))
 
 
@@ -175,6 +177,7 @@ def restored_arguments(
     )
     for chunk in stored.chunks:
         if chunk.state.is_final:
+            # Not looked up here: one request a chunk, for jobs most retrievals never read.
             chunk.job = stored_job(chunk, adapter.name, adapter.backend)
             continue
         if chunk.index in stored.missing_circuits:

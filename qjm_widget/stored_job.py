@@ -1,7 +1,8 @@
 """StoredJob: the job of a chunk that came back from the store, where the backend cannot look
-its jobs up (Aer, BasicSimulator, a set retrieved without a backend). Read-only: its status
-and results are what the store kept, so ``for job in job_set.jobs(): job.result()`` works
-after a restart as it did before."""
+its jobs up (Aer, BasicSimulator, a set retrieved without a backend) or no longer has it (a job
+deleted on IBM Quantum, whose other jobs ``jobs()`` looks up: job_lookup.py). Read-only: its
+status and results are what the store kept, so ``for job in job_set.jobs(): job.result()``
+works after a restart as it did before."""
 
 from __future__ import annotations
 

@@ -1,9 +1,14 @@
 """IBMQJobManager's retrieval API: a set found again by its id and a provider alone, ``refresh``,
-and the jobs of a retrieved set (the backend's own, or read-only StoredJobs from the store)."""
+and the jobs of a retrieved set (the backend's own, or read-only StoredJobs from the store).
+
+A new JobManager on the store, with a service of its own, stands in for a new process where a
+test counts the stand-in's requests; the first test runs a real one.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import pathlib
 from collections.abc import Iterator
 from typing import Any
@@ -22,11 +27,14 @@ from qjm_widget import (
     JobManagerInvalidInputError,
     JobManagerInvalidStateError,
     JobManagerTimeoutError,
+    ManagedJobSet,
     StoredJob,
 )
 from qjm_widget.backends import runtime
 
 SHOTS = 12
+JOBS = "/api/v1/jobs"
+LISTING = ("GET", JOBS)
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +75,92 @@ def test_a_set_is_retrieved_in_a_new_process_by_its_id_and_the_service_alone(
     assert answer["retried"] == failed
     assert answer["success"] is True
     assert answer["counts"] == [{expected_key(i): SHOTS} for i in range(4)]
-    # The chunk that was done comes back from the store; the retried one ran a new IBM job.
-    kinds = ["RuntimeJobV2" if i in failed else "StoredJob" for i in range(2)]
-    assert answer["jobs"] == kinds
+    # The retried chunk ran a new IBM job; the one that was done is IBM's job, looked up.
+    assert answer["jobs"] == ["RuntimeJobV2", "RuntimeJobV2"]
+
+
+def finished_on_ibm(manager: JobManager, service: Any, num: int) -> ManagedJobSet:
+    """A set of ``num`` chunks (one circuit each) that ended on the stand-in."""
+    job_set = manager.run(
+        basis_circuits(num), service.backend("fake_manila"), max_experiments_per_job=1, shots=SHOTS
+    )
+    job_set.wait(90)
+    return job_set
+
+
+def job_requests(api: RuntimeStandIn, since: int) -> list[tuple[str, str]]:
+    """(method, path) of each request about jobs (listings, one job's GET) after the first
+    ``since`` requests; the set's batch, IAM and backends are left out."""
+    return [(r.method, r.path) for r in api.requests[since:] if r.path.startswith(JOBS)]
+
+
+def pub_counts(job: Any) -> list[dict[str, int]]:
+    return [pub.join_data().get_counts() for pub in job.result()]
+
+
+def test_a_retrieved_sets_finished_jobs_are_ibms_own_found_by_one_listing_on_first_need(
+    api: RuntimeStandIn, service: Any, manager: JobManager
+) -> None:
+    api.faults.fail_job(1, reason="the device was recalibrated")
+    job_set = finished_on_ibm(manager, service, 4)
+    job_ids = [c.job_id for c in job_set.managed_jobs()]
+    (failed,) = [c.index for c in job_set.managed_jobs() if c.state is ChunkState.ERROR]
+    seen = len(api.requests)
+    again = JobManager(store=manager.store).retrieve_job_set(
+        job_set.job_set_id(), provider=api.service()
+    )
+    assert job_requests(api, seen) == [], "the retrieval looked jobs up"
+    # Reading a chunk's job is a plain attribute read: the widget and the poller do it.
+    assert [type(c.job) for c in again.managed_jobs()] == [StoredJob] * 4
+    seen = len(api.requests)
+    jobs = again.jobs()
+    assert job_requests(api, seen) == [LISTING], "not one listing of the set's jobs"
+    assert [type(job).__name__ for job in jobs] == ["RuntimeJobV2"] * 4
+    assert [job.job_id() for job in jobs] == job_ids
+    assert all(c.job is job for c, job in zip(again.managed_jobs(), jobs, strict=True))
+    seen = len(api.requests)
+    assert again.jobs() == jobs
+    assert again.job(failed) == (jobs[failed], 0)
+    assert job_requests(api, seen) == [], "the jobs were looked up again"
+    assert jobs[failed].status() == "ERROR"
+    for i, job in enumerate(jobs):
+        if i != failed:
+            assert pub_counts(job) == [{expected_key(i): SHOTS}], f"job of chunk {i}"
+
+
+def test_a_job_deleted_at_ibm_comes_back_as_its_stored_job_with_its_counts(
+    api: RuntimeStandIn, service: Any, manager: JobManager, caplog: pytest.LogCaptureFixture
+) -> None:
+    job_set = finished_on_ibm(manager, service, 3)
+    gone = job_set.managed_jobs()[1].job_id
+    assert gone is not None
+    api.delete_job(gone)
+    again = JobManager(store=manager.store).retrieve_job_set(
+        job_set.job_set_id(), provider=api.service()
+    )
+    with caplog.at_level(logging.INFO, logger="qjm_widget.job_lookup"):
+        jobs = again.jobs()
+    assert [type(job).__name__ for job in jobs] == ["RuntimeJobV2", "StoredJob", "RuntimeJobV2"]
+    assert jobs[1].job_id() == gone
+    assert jobs[1].status() is JobStatus.DONE
+    assert pub_counts(jobs[1]) == [{expected_key(1): SHOTS}]
+    assert f"jobs {gone} are not listed on fake_manila" in caplog.text
+
+
+def test_a_failed_listing_leaves_the_stored_jobs_and_is_logged_not_raised(
+    api: RuntimeStandIn, service: Any, manager: JobManager, caplog: pytest.LogCaptureFixture
+) -> None:
+    job_set = finished_on_ibm(manager, service, 2)
+    again = JobManager(store=manager.store).retrieve_job_set(
+        job_set.job_set_id(), provider=api.service()
+    )
+    api.faults.http_error(403, method="GET", path=JOBS)
+    with caplog.at_level(logging.WARNING, logger="qjm_widget.job_lookup"):
+        jobs = again.jobs()
+    assert [type(job) for job in jobs] == [StoredJob, StoredJob]
+    assert [pub_counts(job) for job in jobs] == [[{expected_key(i): SHOTS}] for i in (0, 1)]
+    assert "could not be listed on fake_manila" in caplog.text, caplog.text
+    assert "refresh=True" in caplog.text
 
 
 def test_a_provider_of_another_kind_or_a_backend_it_lacks_is_refused_in_words(

@@ -26,7 +26,7 @@ from ..workload import Slice
 from . import executor
 from .backend_v2 import REMOTE_POLL_INTERVAL
 from .base import Capabilities, StatusReading
-from .ibm_listing import JobListing, listing_for
+from .ibm_listing import PAGE_SIZE, JobListing, listing_for
 from .isa import check_isa
 from .providers import account_scope
 from .sampler import SAMPLER_RUN_OPTIONS, SamplerAdapter, pubs_of
@@ -186,7 +186,15 @@ class RuntimeAdapter(SamplerAdapter):
             return None
 
     def find_jobs(self, tag: str) -> list[Any]:
-        return list(self._ibm_backend.service.jobs(job_tags=[tag], limit=None))
+        """Every job tagged ``tag``, newest first, with one request a page of 200 jobs (the
+        client's ``limit=None`` pages 20 at a time)."""
+        service = self._ibm_backend.service
+        found: list[Any] = []
+        while True:
+            page = service.jobs(job_tags=[tag], limit=PAGE_SIZE, skip=len(found))
+            found += page
+            if len(page) < PAGE_SIZE:
+                return found
 
     def job_circuits(self, job: Any) -> list[QuantumCircuit] | None:
         inputs = job.inputs

@@ -8,6 +8,7 @@ import pathlib
 import signal
 import subprocess
 import sys
+import warnings
 from typing import Any
 
 import pytest
@@ -428,8 +429,43 @@ def test_a_set_is_retrieved_by_its_id_and_the_ibm_provider_alone_and_retried(
     )
     assert again is not job_set
     assert again.backend_name == backend.name
-    assert [type(job).__name__ for job in again.jobs()] == ["StoredJob", "StoredJob"]
+    assert [type(job).__name__ for job in again.jobs()] == ["IBMCircuitJob", "IBMCircuitJob"]
     assert again.retry_failed() == [failed]
     assert again.results(timeout=30).success, again.report()
     assert_exact(again, 4, SHOTS)
     assert type(again.jobs()[failed]).__name__ == "IBMCircuitJob"
+
+
+def test_a_retrieved_sets_finished_jobs_are_the_providers_own_found_by_one_listing(
+    api: Any, provider: Any, backend: Any, manager: JobManager
+) -> None:
+    job_set = start(manager, backend, 6, 1)
+    assert job_set.results(timeout=30).success, job_set.report()
+    job_ids = [c.job_id for c in job_set.managed_jobs()]
+    gone = job_ids[2]
+    api.delete_job(gone)
+
+    def job_requests(since: int) -> list[tuple[str, str]]:
+        return [(m, p) for m, p, _ in api.requests[since:] if p.startswith("/runtime/jobs")]
+
+    seen = len(api.requests)
+    # A new manager and provider on the store stand in for a new process.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        fresh = api.provider()
+    again = JobManager(store=manager.store).retrieve_job_set(job_set.job_set_id(), provider=fresh)
+    assert job_requests(seen) == [], "the retrieval looked jobs up"
+    seen = len(api.requests)
+    jobs = again.jobs()
+    # One page of 6 jobs, then an empty one for each of the client's two paging loops (they
+    # stop on an empty page): no request a chunk.
+    listed = job_requests(seen)
+    assert set(listed) == {("GET", "/runtime/jobs")}, listed
+    assert len(listed) <= 3, listed
+    kinds = ["StoredJob" if i == 2 else "IBMCircuitJob" for i in range(6)]
+    assert [type(job).__name__ for job in jobs] == kinds
+    assert [job.job_id() for job in jobs] == job_ids
+    assert all(c.job is job for c, job in zip(again.managed_jobs(), jobs, strict=True))
+    assert [job.result().get_counts(0) for job in jobs] == [
+        {expected_key(i): SHOTS} for i in range(6)
+    ]
