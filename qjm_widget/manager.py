@@ -317,7 +317,9 @@ class JobManager:
         """The job set with this id, from this manager or from its store.
 
         From the store, finished chunks come back with their results (no backend call), their
-        jobs as read-only :class:`StoredJob` objects; unfinished ones are re-attached by job id
+        jobs as read-only :class:`StoredJob` objects until ``jobs()`` is first called, which
+        swaps in the backend's own jobs where it can list them (IBM Quantum: one listing by
+        the set's tag); unfinished ones are re-attached by job id
         where the backend can look jobs up, and otherwise marked LOST and left for ``retry`` /
         ``retry_failed``, which need a backend. A set no store knows is rebuilt from
         ``backend`` (IBM Quantum) by its jobs' tags: missing jobs make LOST chunks, cancelled

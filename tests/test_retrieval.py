@@ -31,6 +31,7 @@ from qjm_widget import (
     StoredJob,
 )
 from qjm_widget.backends import runtime
+from qjm_widget.testing import FaultyBackend
 
 SHOTS = 12
 JOBS = "/api/v1/jobs"
@@ -220,6 +221,23 @@ def test_refresh_reads_a_finished_set_again_from_the_store(manager: JobManager) 
     assert again is not job_set
     assert again.counts() == job_set.counts()
     assert manager.retrieve_job_set(job_set.job_set_id()) is again
+
+
+def test_a_set_read_again_with_refresh_keeps_its_backend_and_can_be_retried(
+    manager: JobManager,
+) -> None:
+    job_set = manager.run(
+        basis_circuits(2),
+        FaultyBackend(AerSimulator(), error_jobs=1),
+        max_experiments_per_job=1,
+        shots=SHOTS,
+    )
+    job_set.wait(30)
+    assert [c.state for c in job_set.managed_jobs()] == [ChunkState.ERROR, ChunkState.DONE]
+    again = manager.retrieve_job_set(job_set.job_set_id(), refresh=True)
+    assert again is not job_set
+    assert again.retry_failed() == [0]
+    assert again.results(timeout=60).get_counts() == [{expected_key(i): SHOTS} for i in range(2)]
 
 
 def test_results_refresh_reads_unfinished_jobs_at_once_not_at_the_next_poll(
