@@ -19,7 +19,7 @@ from typing import Any
 from qiskit.providers import JobStatus
 
 from .backends import BackendAdapter, describe_exception
-from .backends.ibm_errors import is_pending_job_limit
+from .backends.ibm_errors import is_pending_job_limit, retry_after
 from .chunk import ChunkState, ManagedJob
 from .counts import CountsLedger
 from .events import EventHub, JobSetEvent
@@ -81,8 +81,9 @@ class ChunkRunner:
         self._next_poll = 0.0
         self._limit = scheduler.pending_limits.get(adapter.pending_limit_scope())
         self._limit.adopt(len(self._in_flight))
-        self._limit_until = 0.0
-        """No submit before this: refused while none of our jobs was pending to free a slot."""
+        self._submit_after = 0.0
+        """No submit of the set before this: refused for the pending-job limit while none of
+        our jobs was pending to free a slot, or asked to wait by a rate limiter's 429."""
         self._limit_waits = 0
         self._may_submit: Callable[[ManagedJob], bool] = _always
         """False while a chunk must not go yet: its circuits are not stored (store_writer)."""
@@ -155,7 +156,7 @@ class ChunkRunner:
             capacity = self._max_concurrent or len(self._chunks)
             while (
                 self._pending
-                and now >= self._limit_until
+                and now >= self._submit_after
                 and len(self._submitting) + len(self._in_flight) < capacity
                 and self._may_submit(self._chunks[self._pending[0]])
                 and self._limit.reserve()
@@ -172,8 +173,8 @@ class ChunkRunner:
             wakes = list(self._waiting.values())
             if self._in_flight and not self._polling:
                 wakes.append(self._next_poll)
-            if self._pending and self._limit_until > now:
-                wakes.append(self._limit_until)
+            if self._pending and self._submit_after > now:
+                wakes.append(self._submit_after)
             finished = self._unfinished == 0 and self._tasks == 0
             if finished and self._adapter.holds_resources:
                 # A batch or session stays open on the backend until told otherwise.
@@ -257,7 +258,17 @@ class ChunkRunner:
         chunk.error = f"submit failed (try {chunk.attempts}): {describe_exception(exc)}"
         if self._policy.should_retry(exc, failures):
             delay = self._policy.delay(failures)
-            self._wait_then_resubmit(chunk, delay, f"retrying in {delay:.1f} s")
+            note = f"retrying in {delay:.1f} s"
+            asked = retry_after(exc)
+            if asked is not None:
+                # The client waits out a rate limiter's Retry-After only on reads, not on a
+                # submit. The limiter counts the account's requests, not this chunk's, so no
+                # submit of the set goes sooner than asked: it would only be refused again.
+                self._submit_after = max(self._submit_after, time.monotonic() + asked)
+                if asked > delay:
+                    delay = asked
+                    note = f"retrying in {delay:.1f} s, as IBM Quantum asked (Retry-After)"
+            self._wait_then_resubmit(chunk, delay, note)
         else:
             chunk.note = None
             self._move(chunk, ChunkState.FAILED)
@@ -279,7 +290,7 @@ class ChunkRunner:
         self._limit_waits += 1
         low, high = _LIMIT_DELAY
         delay = min(high, low * 2 ** (self._limit_waits - 1))
-        self._limit_until = time.monotonic() + delay
+        self._submit_after = max(self._submit_after, time.monotonic() + delay)
         self._wait_then_resubmit(
             chunk,
             delay,

@@ -293,6 +293,34 @@ def test_5xx_burst_is_survived_with_one_job_per_chunk(
     one_completed_job_per_chunk(api, job_set)
 
 
+# -- 3b: rate limited (429 with Retry-After) -----------------------------------------------
+def test_a_rate_limited_submit_goes_again_no_sooner_than_its_retry_after(
+    api: RuntimeStandIn, manager: JobManager, backend: Any
+) -> None:
+    # The client retries a 429 (waiting its Retry-After) only on reads; a submit's 429 reaches
+    # us, and FAST's own back-off (0.05 s) would send it again at once. The limiter counts the
+    # account's requests: the set's other chunk waits too.
+    api.faults.http_error(status=429, count=1, method="POST", path=JOBS_PATH, retry_after=2)
+    job_set = start(manager, backend, 4, 2, max_concurrent_jobs=1)  # chunk 0 meets the 429
+    log = EventLog(job_set)
+    assert_exact(job_set, range(4), 4)
+
+    requests, times = api.requests, api.times  # times: when each was answered, in order
+    submits = [
+        (r.status, at)
+        for r, at in zip(requests, times, strict=False)
+        if (r.method, r.path) == ("POST", JOBS_PATH)
+    ]
+    assert [status for status, _ in submits] == [429, 200, 200], submits
+    refused_at = submits[0][1]
+    waited = [round(at - refused_at, 2) for _, at in submits[1:]]
+    assert min(waited) >= 2.0, f"submits {waited} s after a 429 asking for 2 s"
+    assert any("Retry-After" in (note or "") for note in log.notes_in("waiting")), log.seen
+    chunks = job_set.managed_jobs()
+    assert [(c.state, c.attempts, c.error) for c in chunks] == [(DONE, 2, None), (DONE, 1, None)]
+    one_completed_job_per_chunk(api, job_set)
+
+
 # -- 4: dropped connections ---------------------------------------------------------------
 def test_dropped_connection_on_status_and_result_reads_is_survived(
     api: RuntimeStandIn, manager: JobManager, backend: Any

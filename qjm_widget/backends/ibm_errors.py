@@ -8,7 +8,10 @@ either client here would make it a dependency.
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
 
 _CONNECTION_ERRORS = (
     "ConnectionError",
@@ -35,6 +38,48 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         yield current
         context = None if current.__suppress_context__ else current.__context__
         current = current.__cause__ or context
+
+
+def _whole_chain(exc: BaseException) -> Iterator[BaseException]:
+    """Like _chain, and also the context a client hid with ``raise ... from None``."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo.extend(e for e in (current.__context__, current.__cause__) if e is not None)
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """Seconds the answer behind ``exc`` asked us to wait (its ``Retry-After`` header, as IBM's
+    rate limiter sends with a 429), or None where it named none.
+
+    qiskit-ibm-runtime does not retry a 429 on a submit (POST /jobs) and raises
+    ``IBMRuntimeError(...) from None``, which hides the answer from the traceback but not from
+    ``__context__``: the ``requests`` HTTPError there keeps the response and its headers.
+    """
+    for error in _whole_chain(exc):
+        headers = getattr(getattr(error, "response", None), "headers", None)
+        get = getattr(headers, "get", None)
+        value = get("Retry-After") if callable(get) else None
+        if value is not None:
+            return _seconds_of(str(value))
+    return None
+
+
+def _seconds_of(value: str) -> float | None:
+    """A Retry-After value (delay-seconds or an HTTP-date) as seconds from now, at least 0."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError):
+            return None
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def is_pending_job_limit(exc: BaseException) -> bool:

@@ -9,6 +9,12 @@ again. Those names are private: ``CHECKED`` names the client releases they were 
 against. On any other release, or where the names are gone, :func:`listing_for` gives None and
 jobs are read one by one, as before; tests/test_ibm_listing.py (and its qiskit 1.4 twin) fail
 loudly when the installed client is not one of them, so that an upgrade is checked, not guessed.
+
+The listing asks for the set's jobs by tag, every state (not ``pending=True``), newest first, and
+stops paging once every in-flight job is seen. A pending-only listing would be shorter, but a
+job that finished since the last round is missing from it, and each one missing costs a GET of
+its own to learn how it ended: one request more per finished job than this, which costs more
+per chunk, not less.
 """
 
 from __future__ import annotations
