@@ -1,6 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { byClass, modelFor, mount, packDelta } from "./fake-model";
-import { estimateEta, formatDuration, USAGE_TITLE } from "./header";
+import {
+  estimateEta,
+  formatDuration,
+  PENDING_LIMIT_TITLE,
+  pendingLimitText,
+  USAGE_TITLE,
+} from "./header";
 import { formatQpuSeconds, State, usageOf } from "./model";
 
 describe("estimateEta", () => {
@@ -45,6 +51,19 @@ describe("usageOf", () => {
     expect(usageOf(12.34)).toBe(12.34);
     for (const none of [-1, -0.5, null, undefined, Number.NaN, Number.POSITIVE_INFINITY, "3"]) {
       expect(usageOf(none), String(none)).toBeNull();
+    }
+  });
+});
+
+describe("pendingLimitText", () => {
+  it("names a learned limit and the error it was learned from", () => {
+    expect(pendingLimitText(3)).toBe("IBM's pending-job limit: 3 jobs (learned from error 3458)");
+    expect(pendingLimitText(1)).toBe("IBM's pending-job limit: 1 job (learned from error 3458)");
+  });
+
+  it("is null while none is learned (0), and for anything but a positive int", () => {
+    for (const none of [0, -1, 2.5, null, undefined, Number.NaN, "3"]) {
+      expect(pendingLimitText(none), String(none)).toBeNull();
     }
   });
 });
@@ -158,6 +177,41 @@ describe("header", () => {
     delete values.usage_seconds;
     const { root } = mount(values as ReturnType<typeof modelFor>);
     expect(byClass(root, "qjm-usage").hidden).toBe(true);
+  });
+
+  it("hides the pending-job limit while none is learned, and for an older kernel", () => {
+    const learnedNone = mount(modelFor([State.running], { pending_job_limit: 0 })).root;
+    expect(byClass(learnedNone, "qjm-pending-limit").hidden).toBe(true);
+    expect(byClass(learnedNone, "qjm-pending-limit").textContent).toBe("");
+    const older = mount(modelFor([State.running])).root; // sends no pending_job_limit
+    expect(byClass(older, "qjm-pending-limit").hidden).toBe(true);
+  });
+
+  it("shows the limit learned on change:pending_job_limit, with a tooltip, as it changes", () => {
+    const { model, root } = mount(modelFor([State.pending, State.queued]));
+    const limit = byClass(root, "qjm-pending-limit");
+    model.update({ pending_job_limit: 3 });
+    expect(limit.hidden).toBe(false);
+    expect(limit.textContent).toBe("IBM's pending-job limit: 3 jobs (learned from error 3458)");
+    expect(limit.getAttribute("title")).toBe(PENDING_LIMIT_TITLE);
+    model.update({ pending_job_limit: 4 }); // a probe beyond it succeeded
+    expect(limit.textContent).toBe("IBM's pending-job limit: 4 jobs (learned from error 3458)");
+    model.update({ pending_job_limit: 0 });
+    expect(limit.hidden).toBe(true);
+  });
+
+  it("shows a limit already learned when the view is made", () => {
+    const { root } = mount(modelFor([State.pending], { pending_job_limit: 2 }));
+    expect(byClass(root, "qjm-pending-limit").textContent).toBe(
+      "IBM's pending-job limit: 2 jobs (learned from error 3458)",
+    );
+  });
+
+  it("stops listening for pending_job_limit on cleanup", () => {
+    const { model, root, cleanup } = mount(modelFor([State.running]));
+    cleanup();
+    model.update({ pending_job_limit: 3 });
+    expect(byClass(root, "qjm-pending-limit").hidden).toBe(true);
   });
 
   it("stops listening for usage_seconds on cleanup", () => {

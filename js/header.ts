@@ -1,10 +1,23 @@
 // The header: the set's name, id, backend and tags, elapsed time and ETA, chunks per state,
-// the QPU time IBM Quantum reports for the set's jobs, and the Dask dashboard of a set on Dask.
+// the QPU time IBM Quantum reports for the set's jobs, the pending-job limit learned of IBM, and
+// the Dask dashboard of a set on Dask.
 import { element } from "./dom";
 import { type ChunkStore, formatQpuSeconds, STATE_NAMES, usageOf } from "./model";
 
 export const USAGE_TITLE = "QPU time IBM Quantum reports for this set's jobs";
 export const DASHBOARD_TEXT = "Dask dashboard";
+export const PENDING_LIMIT_TITLE =
+  "IBM Quantum refused a job for having too many pending on this account and backend; " +
+  "chunks are now sent only into free slots, one per job that ends";
+
+/** The `pending_job_limit` trait in words; null when no limit is learned (0, or missing from an
+ * older kernel). */
+export function pendingLimitText(limit: unknown): string | null {
+  if (typeof limit !== "number" || !Number.isInteger(limit) || limit <= 0) {
+    return null;
+  }
+  return `IBM's pending-job limit: ${limit} job${limit === 1 ? "" : "s"} (learned from error 3458)`;
+}
 
 /** `link` when it is an http(s) URL (what a Dask scheduler serves), else null: the kernel's
  * value goes into an href, where a javascript: URL would run. */
@@ -38,6 +51,8 @@ export type Header = {
   updateCounts(store: ChunkStore): void;
   /** The `usage_seconds` trait: shown when it is a number >= 0, hidden otherwise. */
   updateUsage(seconds: unknown): void;
+  /** The `pending_job_limit` trait: shown when a limit is learned, hidden otherwise. */
+  updatePendingLimit(limit: unknown): void;
   cleanup(): void;
 };
 
@@ -94,6 +109,9 @@ export function createHeader(parent: HTMLElement): Header {
   const usage = element("span", "qjm-usage");
   usage.setAttribute("title", USAGE_TITLE);
   usage.hidden = true;
+  const pendingLimit = element("span", "qjm-pending-limit");
+  pendingLimit.setAttribute("title", PENDING_LIMIT_TITLE);
+  pendingLimit.hidden = true;
   const counts = element("span", "qjm-counts");
   // One part per state, kept: an update rewrites only the figures that changed (rebuilding
   // them was most of an update's style work in a 20,000-chunk view).
@@ -105,7 +123,7 @@ export function createHeader(parent: HTMLElement): Header {
     counts.append(part);
     return { part, figure, shown: 0 };
   });
-  timeRow.append(elapsed, eta, usage, counts);
+  timeRow.append(elapsed, eta, usage, pendingLimit, counts);
   root.append(titleRow, timeRow);
   parent.append(root);
 
@@ -192,10 +210,17 @@ export function createHeader(parent: HTMLElement): Header {
     usage.textContent = value === null ? "" : `QPU ${formatQpuSeconds(value)}`;
   }
 
+  function updatePendingLimit(limit: unknown): void {
+    const text = pendingLimitText(limit);
+    pendingLimit.hidden = text === null;
+    pendingLimit.textContent = text ?? "";
+  }
+
   return {
     update,
     updateCounts,
     updateUsage,
+    updatePendingLimit,
     cleanup(): void {
       stopTimer();
     },

@@ -86,6 +86,12 @@ export type Model = {
    * older kernel does not send it.
    */
   usage_seconds: number;
+  /**
+   * IBM's pending-job limit learned from its error 3458 for the set's account and backend; 0
+   * (the default) while none is learned. Missing from an older kernel: read it through
+   * pendingLimitText() in header.ts.
+   */
+  pending_job_limit?: number;
   can_cancel: boolean;
   /** The Dask dashboard of the cluster the set runs on; "" elsewhere (missing: older kernel). */
   dashboard_link?: string;

@@ -112,6 +112,10 @@ function render({ model, el }: Pick<RenderProps<Model>, "model" | "el">): () => 
     header.updateUsage(model.get("usage_seconds"));
   }
 
+  function onPendingLimit(): void {
+    header.updatePendingLimit(model.get("pending_job_limit"));
+  }
+
   function onBounds(): void {
     grid.setBounds(new Bounds(model.get("bounds")));
   }
@@ -148,6 +152,7 @@ function render({ model, el }: Pick<RenderProps<Model>, "model" | "el">): () => 
     ["change:finished_at", onHeader],
     ["change:dashboard_link", onHeader],
     ["change:usage_seconds", onUsage],
+    ["change:pending_job_limit", onPendingLimit],
     ["change:bounds", onBounds],
     ["change:errors", onErrors],
     ["change:errors_total", onErrors],
@@ -158,6 +163,7 @@ function render({ model, el }: Pick<RenderProps<Model>, "model" | "el">): () => 
 
   onHeader();
   onUsage();
+  onPendingLimit();
   onBounds();
   onStates();
   onErrors();

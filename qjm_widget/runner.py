@@ -100,6 +100,13 @@ class ChunkRunner:
         """Have wait() (and results()) also wait for ``settle()`` once every chunk is final."""
         self._settle = settle
 
+    @property
+    def pending_job_limit(self) -> int | None:
+        """The backend's pending-job limit learned from its refusals (IBM's error 3458) for
+        this set's account and backend, shared with the manager's other sets there; None while
+        none is learned."""
+        return self._limit.limit
+
     # Hooks the public class fills in.
     def _job_name(self, chunk: ManagedJob) -> str:
         raise NotImplementedError

@@ -106,6 +106,9 @@ class JobSetWidget(anywidget.AnyWidget):
     usage_seconds = traitlets.Float(-1.0).tag(sync=True)
     """QPU seconds the set's jobs used so far (IBM Quantum); -1.0 where the backend reports
     none. float, default -1.0."""
+    pending_job_limit = traitlets.Int(0).tag(sync=True)
+    """IBM's pending-job limit for the set's account and backend, learned from its error 3458
+    (and shared by the manager's sets there); 0 while none is learned. int, default 0."""
     can_cancel = traitlets.Bool(True).tag(sync=True)
     """False where the backend can never cancel a submitted job. bool, default True."""
     dashboard_link = traitlets.Unicode("").tag(sync=True)
@@ -151,6 +154,7 @@ class JobSetWidget(anywidget.AnyWidget):
             started_at=job_set.created_at.timestamp(),
             can_cancel=job_set._adapter.capabilities.can_cancel,
             dashboard_link=getattr(job_set._adapter, "dashboard_link", ""),
+            pending_job_limit=job_set.pending_job_limit or 0,
             states=pack_states(0, self._codes),
             delta=pack_delta(0, []),
             bounds=b"".join(struct.pack("<II", c.start_index, c.end_index) for c in chunks),
@@ -244,6 +248,9 @@ class JobSetWidget(anywidget.AnyWidget):
                 self._write_summary()
             elif changes:
                 self._write_finished()
+            # No event says the limit changed (another set of the manager may have learned or
+            # raised the shared one), so every update reads it.
+            self.pending_job_limit = self._job_set.pending_job_limit or 0
 
     def _write_summary(self) -> None:
         job_set = self._job_set

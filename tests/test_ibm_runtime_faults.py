@@ -233,17 +233,34 @@ def test_max_concurrent_jobs_keeps_under_ibms_pending_limit_without_a_3458(
 
 
 def test_real_pending_limit_without_a_cap_waits_out_3458_and_completes_exactly(
-    api: RuntimeStandIn, manager: JobManager, backend: Any
+    api: RuntimeStandIn,
+    manager: JobManager,
+    backend: Any,
+    kernel_loop: asyncio.AbstractEventLoop,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(comm, "create_comm", RecordingComm)
     api.max_pending = 2
     api.hold()  # the first two jobs stay queued: the other submits must meet the limit
     job_set = start(manager, backend, 4, 1)
     log = EventLog(job_set)
-    # Two chunks queue; submits start one at a time on IBM, so the third meets the limit.
-    assert wait_until(lambda: requests_to(api, "POST", JOBS_PATH, 409) >= 1, TIMEOUT)
-    assert len(api.jobs) == 2, "the stand-in made a job beyond its pending limit"
-    api.release()
-    assert_exact(job_set, range(4), 4)
+    widget = on_loop(kernel_loop, lambda: JobSetWidget(job_set, loop=kernel_loop))
+    try:
+        # Two chunks queue; submits start one at a time on IBM, so the third meets the limit.
+        assert wait_until(lambda: requests_to(api, "POST", JOBS_PATH, 409) >= 1, TIMEOUT)
+        assert len(api.jobs) == 2, "the stand-in made a job beyond its pending limit"
+        # The set-level figure, while the limit holds two chunks back.
+        assert wait_until(lambda: widget.pending_job_limit == 2, 10), widget.pending_job_limit
+        assert job_set.pending_job_limit == 2
+        sent = [m.data.get("state", {}) for m in widget.comm.updates()]
+        assert {"pending_job_limit": 2} in [
+            {k: v for k, v in state.items() if k == "pending_job_limit"} for state in sent
+        ], "the learned limit never went to the front end"
+        api.release()
+        assert_exact(job_set, range(4), 4)
+        assert widget.pending_job_limit == 2, "the limit a finished set learned went away"
+    finally:
+        on_loop(kernel_loop, widget.close)
 
     # The refusal taught the set the limit: the other chunks waited for free slots, in line,
     # and each went once, into a slot that one of the first two jobs freed.
