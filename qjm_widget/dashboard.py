@@ -31,6 +31,7 @@ import traitlets
 
 from . import catalog
 from .catalog import SORT_KEYS
+from .dashboard_messages import CloseOpened, Resync, SetQuery, ViewShown, parse_message
 from .dashboard_rows import PAGE_SIZE, Query, live_summary, page_of, row_of
 from .events import JobSetEvent
 from .exceptions import JobManagerError, JobManagerInvalidInputError, JobManagerInvalidStateError
@@ -41,9 +42,6 @@ logger = logging.getLogger(__name__)
 STATIC = pathlib.Path(__file__).parent / "static"
 MIN_INTERVAL = 0.1
 POLL_INTERVAL = 1.0
-ROW_ACTIONS = ("open", "retry_failed", "cancel", "delete")
-MAX_VIEWS = 1000
-"""Views a dashboard keeps count of; a page reloaded never says its views were removed."""
 
 
 class DashboardTable(anywidget.AnyWidget):
@@ -267,60 +265,30 @@ class DashboardWidget(ipywidgets.VBox):
 
     def _on_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
         try:
-            action = self._parse(content)
+            message = parse_message(
+                content,
+                query=self._query,
+                page_size=self.table.page_size,
+                total=self.table.total,
+                on_page=self._shown,
+                views=self._views,
+            )
         except ValueError as exc:
             logger.warning("ignored a message from the dashboard: %s", exc)
             self.table.message = f"ignored: {exc}"
             return
-        if content.get("type") != "views":  # a view coming or going refused nothing
-            self.table.message = ""
-        action()
-
-    def _parse(self, content: Any) -> Callable[[], None]:
-        if not isinstance(content, dict):
-            raise ValueError(f"expected an object, got {type(content).__name__}")
-        kind = content.get("type")
-        if kind == "query":
-            query = self._parse_query(content)
-            return lambda: self._set_query(query)
-        if kind == "resync":
-            return lambda: self.table.send_state("rows")
-        if kind == "close":
-            return self._close_opened
-        if kind == "views":
-            view, shown = content.get("view"), content.get("shown")
-            if not isinstance(view, str) or not 0 < len(view) <= 64:
-                raise ValueError("views: view must be a string of 1 to 64 characters")
-            if not isinstance(shown, bool):
-                raise ValueError(f"views: shown must be true or false, got {shown!r}")
-            if shown and view not in self._views and len(self._views) >= MAX_VIEWS:
-                raise ValueError(f"views: more than {MAX_VIEWS} views shown")
-            return lambda: self._set_view(view, shown)
-        if kind in ROW_ACTIONS:
-            job_set_id = content.get("id")
-            if not isinstance(job_set_id, str) or job_set_id not in self._shown:
-                raise ValueError(f"{kind}: no job set {job_set_id!r} on the page shown")
-            return lambda: self._row_action(kind, job_set_id)
-        raise ValueError(f"unknown message type {kind!r}")
-
-    def _parse_query(self, content: dict[str, Any]) -> Query:
-        q = self._query
-        name, tag = content.get("name", q.name), content.get("tag", q.tag)
-        sort, descending = content.get("sort", q.sort), content.get("descending", q.descending)
-        page = content.get("page", q.page)
-        for label, value in (("name", name), ("tag", tag)):
-            if not isinstance(value, str) or len(value) > 200:
-                raise ValueError(f"query: {label} must be a string of at most 200 characters")
-        if sort not in SORT_KEYS:
-            raise ValueError(f"query: sort must be one of {', '.join(SORT_KEYS)}, got {sort!r}")
-        if not isinstance(descending, bool):
-            raise ValueError(f"query: descending must be true or false, got {descending!r}")
-        if isinstance(page, bool) or not isinstance(page, int) or page < 0:
-            raise ValueError(f"query: page must be an int >= 0, got {page!r}")
-        filters_changed = (name, tag) != (q.name, q.tag)
-        if not filters_changed and page * self.table.page_size >= max(self.table.total, 1):
-            raise ValueError(f"query: page {page} is beyond the last page")
-        return Query(name, tag, sort, descending, 0 if filters_changed else page)
+        if isinstance(message, ViewShown):  # a view coming or going refused nothing
+            self._set_view(message.view, message.shown)
+            return
+        self.table.message = ""
+        if isinstance(message, SetQuery):
+            self._set_query(message.query)
+        elif isinstance(message, Resync):
+            self.table.send_state("rows")
+        elif isinstance(message, CloseOpened):
+            self._close_opened()
+        else:
+            self._row_action(message.kind, message.job_set_id)
 
     def _set_view(self, view: str, shown: bool) -> None:
         if shown:
