@@ -283,9 +283,12 @@ class ChunkRunner:
     def _wait_for_slot(self, chunk: ManagedJob, limit: int) -> None:
         """The backend refused the chunk's job for its pending-job limit of ``limit``."""
         if self._limit.pending:
-            # One of our jobs ending frees a slot; the chunk waits in line for it. Poll now: a
+            # One of our jobs ending frees a slot; the chunk waits in line for it. Poll soon: a
             # job that ended since the last round still counts as pending until it is seen.
-            self._next_poll = 0.0
+            # Not at once: a refusal often comes right after our last submits, when a listing
+            # would find nothing ended and cost a request per refusal for nothing.
+            soon = time.monotonic() + self._adapter.capabilities.poll_interval[0]
+            self._next_poll = min(self._next_poll, soon)
             chunk.note = (
                 f"waiting for a free slot under the pending-job limit: {self._adapter.name} "
                 f"takes at most {limit} pending job{'s' * (limit != 1)} from this account "

@@ -289,6 +289,62 @@ def test_a_limit_ibm_lifts_mid_set_is_found_by_a_probe_beyond_it(
     one_completed_job_per_chunk(api, job_set)
 
 
+def test_an_unknown_limit_of_3_costs_at_most_1_2_submits_and_5_requests_per_chunk(
+    api: RuntimeStandIn, manager: JobManager, backend: Any
+) -> None:
+    # The set (benchmarks/pending_limit.py): the open plan's limit, each job on the one
+    # device for 1 s, no max_concurrent_jobs. Not fewer chunks: the set's fixed requests (batch,
+    # properties, the refused submit) make 12 chunks cost exactly 5.0 a chunk, with no margin.
+    chunks = 24
+    api.max_pending, api.job_seconds = 3, 1.0
+    before = len(api.requests)
+    job_set = start(manager, backend, chunks, 1)
+    assert_exact(job_set, range(chunks), chunks)
+    (session_id,) = api.sessions
+    closed = ("PATCH", f"/api/v1/sessions/{session_id}", 204)
+    assert wait_until(lambda: closed in api.requests, TIMEOUT), "the set's Batch was not closed"
+
+    seen = api.requests[before:]
+    submits = [r.status for r in seen if (r.method, r.path) == ("POST", JOBS_PATH)]
+    assert submits.count(409) >= 1, f"the limit of 3 was never met: {submits}"
+    assert submits.count(200) == chunks, submits
+    assert set(submits) == {200, 409}, submits
+    assert len(submits) / chunks <= 1.2, f"{len(submits)} submits for {chunks} chunks: {submits}"
+    assert len(seen) / chunks <= 5, f"{len(seen)} requests for {chunks} chunks:\n{seen}"
+    assert job_set.pending_job_limit is not None
+    assert [c.attempts for c in job_set.managed_jobs()] == [1] * chunks
+    one_completed_job_per_chunk(api, job_set)
+
+
+def test_two_sets_on_one_account_share_the_learned_limit(
+    api: RuntimeStandIn, manager: JobManager, backend: Any
+) -> None:
+    api.max_pending = 2
+    api.hold()  # the first set's two jobs stay queued: it learns exactly 2 from its refusal
+    first = start(manager, backend, 6, 1)
+    # The second set starts once the first has learned the limit (refused, and no submit of
+    # its still under way to be refused too), and must not learn it again.
+    assert wait_until(
+        lambda: (
+            requests_to(api, "POST", JOBS_PATH, 409) >= 1
+            and ChunkState.SUBMITTING not in {c.state for c in first.managed_jobs()}
+        ),
+        TIMEOUT,
+    ), first.report()
+    refused_before_second = requests_to(api, "POST", JOBS_PATH, 409)
+    second = start(manager, backend, 6, 1)
+    assert second.pending_job_limit == first.pending_job_limit == 2
+    api.release()
+    for job_set in (first, second):
+        assert_exact(job_set, range(6), 6)
+        assert [c.attempts for c in job_set.managed_jobs()] == [1] * 6, job_set.report()
+        one_completed_job_per_chunk(api, job_set)
+    assert requests_to(api, "POST", JOBS_PATH, 409) == refused_before_second, (
+        "the second set was refused: it did not share the limit the first had learned"
+    )
+    assert requests_to(api, "POST", JOBS_PATH, 200) == 12
+
+
 # -- 3: 5xx bursts ------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("method", "path_contains"),
