@@ -27,7 +27,14 @@ from conftest import basis_circuits, wait_until
 from qiskit_aer import AerSimulator
 from store_workers.gated import gated_run
 
-from qjm_widget import ChunkState, JobManager, JobManagerInvalidInputError, RetryPolicy, catalog
+from qjm_widget import (
+    ChunkState,
+    JobManager,
+    JobManagerInvalidInputError,
+    ManagedJob,
+    RetryPolicy,
+    catalog,
+)
 from qjm_widget.dashboard import DashboardWidget
 from qjm_widget.persistence import snapshot
 from qjm_widget.store import Store
@@ -353,6 +360,21 @@ def test_a_stored_set_is_retried_on_the_backend_the_dashboard_was_given(
     assert wait_until(lambda: row(dashboard, job_set_id)["state"] == "done", 10)
 
 
+def mark_running_in(path: pathlib.Path, job_set_id: str, pid: int) -> tuple[Store, ManagedJob]:
+    """The stored set as if process ``pid`` ran it: unfinished, owned by it, its chunk 1
+    running (returned with the store, to move it on)."""
+    store = Store(path)
+    stored = store.load(job_set_id)
+    assert stored is not None
+    store.save_job_set_fields(
+        job_set_id, finished_at=None, owner_host=socket.gethostname(), owner_pid=pid
+    )
+    chunk = stored.chunks[1]
+    chunk.state = ChunkState.RUNNING
+    store.save_chunks(job_set_id, [chunk])
+    return store, chunk
+
+
 def test_a_set_another_process_runs_is_read_again_from_the_store(
     tmp_path: pathlib.Path, dashboard_of: Any
 ) -> None:
@@ -360,15 +382,7 @@ def test_a_set_another_process_runs_is_read_again_from_the_store(
     (job_set_id,) = fill_store(path, 1)
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        store = Store(path)
-        stored = store.load(job_set_id)
-        assert stored is not None
-        store.save_job_set_fields(
-            job_set_id, finished_at=None, owner_host=socket.gethostname(), owner_pid=other.pid
-        )
-        chunk = stored.chunks[1]
-        chunk.state = ChunkState.RUNNING
-        store.save_chunks(job_set_id, [chunk])
+        store, chunk = mark_running_in(path, job_set_id, other.pid)
         dashboard = dashboard_of(JobManager(store=path), poll_interval=0.1)
         shown = row(dashboard, job_set_id)
         assert (shown["state"], shown["where"], shown["read_only"]) == (
@@ -461,15 +475,7 @@ def test_the_poller_reads_the_store_only_while_a_view_shows_the_table(
     (job_set_id,) = fill_store(path, 1)
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
     try:
-        store = Store(path)
-        stored = store.load(job_set_id)
-        assert stored is not None
-        store.save_job_set_fields(
-            job_set_id, finished_at=None, owner_host=socket.gethostname(), owner_pid=other.pid
-        )
-        chunk = stored.chunks[1]
-        chunk.state = ChunkState.RUNNING
-        store.save_chunks(job_set_id, [chunk])
+        store, chunk = mark_running_in(path, job_set_id, other.pid)
         dashboard = dashboard_of(JobManager(store=path), viewed=False, poll_interval=0.05)
         assert row(dashboard, job_set_id)["where"] == "elsewhere"
         polls = threading.Semaphore(0)
