@@ -299,6 +299,17 @@ class ManagedResults:
         experiment result per circuit and point (as one Aer job with the same
         ``parameter_binds`` orders them), or, for a set run on a sampler, a PrimitiveResult of
         each experiment's :meth:`pub_result`."""
+        if self.success and self._one_chunk_each() and not self._from_sampler():
+            # Each experiment whole in one chunk (the usual plan): the chunks' results in
+            # order are the combined ones, with no entry to make per experiment.
+            return self._result(
+                [
+                    part.experiment_result(point)
+                    for chunk in self._chunks
+                    for offset, part in enumerate(chunk.results or ())
+                    for point in range(self._experiments[chunk.start_index + offset].num_points)
+                ]
+            )
         entries = [self._entry_of(i) for i in range(len(self._experiments))]
         missing = [i for i, e in enumerate(entries) if isinstance(e, _Unavailable)]
         if missing:
@@ -318,6 +329,15 @@ class ManagedResults:
                 for p in range(spec.num_points)
             ]
         )
+
+    def _one_chunk_each(self) -> bool:
+        """Whether the chunks hold whole experiments, each in exactly one, in order."""
+        through = -1
+        for chunk in self._chunks:
+            if chunk.points is not None or chunk.start_index != through + 1:
+                return False
+            through = chunk.end_index
+        return through == len(self._experiments) - 1
 
     def _from_sampler(self) -> bool:
         return all(
