@@ -15,7 +15,9 @@ of /proc/self/status) is its own; the default store is a new temporary file
   manager, opening the store included (median of 5; target <= 1 s).
 - Memory: 8 sets of 5,000 circuits (chunks of 10) run one after another in one manager with the
   default store, each dropped after ``results()``: resident memory after the 8th minus before the
-  1st (target <= 100 MiB), and the same after an explicit ``gc.collect()``.
+  1st (target <= 100 MiB), and the same after an explicit ``gc.collect()``; beside it, the same
+  circuits run straight on AerSimulator in the same jobs, each set's results dropped with it (what
+  running them at all leaves resident: Aer's and the allocator's, not the manager's).
 
 Every run's counts are checked exact. The machine is shared: compare the ratios of one run.
 """
@@ -212,12 +214,44 @@ def child_release() -> dict[str, Any]:
     }
 
 
+def child_release_raw() -> dict[str, Any]:
+    """The same circuits run straight on AerSimulator, in the manager's jobs of 10, one at a
+    time, each set's results held until the set is dropped (as the manager holds them): what
+    running them at all leaves resident, the manager aside."""
+    import psutil
+    from qiskit_aer import AerSimulator
+
+    sets, num, per_job = RELEASE_SETS
+    backend = AerSimulator()
+    backend.run(circuits(per_job), shots=SHOTS).result()
+    process = psutil.Process()
+    gc.collect()
+    before = process.memory_info().rss / MIB
+    for _ in range(sets):
+        experiments = circuits(num)
+        results = [
+            backend.run(experiments[start : start + per_job], shots=SHOTS).result()
+            for start in range(0, num, per_job)
+        ]
+        assert all(r.get_counts(0) == expected(k * per_job) for k, r in enumerate(results))
+        del experiments, results
+    after = process.memory_info().rss / MIB
+    gc.collect()
+    return {
+        "before_mib": before,
+        "after_mib": after,
+        "after_gc_mib": process.memory_info().rss / MIB,
+    }
+
+
 def child(args: list[str]) -> None:
     kind = args[0]
     if kind == "run":
         outcome = child_run(args[1], int(args[2]), int(args[3]))
     elif kind == "listing":
         outcome = child_listing(pathlib.Path(args[1]), args[2])
+    elif kind == "release_raw":
+        outcome = child_release_raw()
     else:
         outcome = child_release()
     print(json.dumps(outcome), flush=True)
@@ -303,6 +337,8 @@ def measure(rounds_of_big: int, folder: pathlib.Path) -> None:
     print(f"  listing: {listing}", flush=True)
     release = spawn("release", store=folder / "release.sqlite3")
     print(f"  release: {release}", flush=True)
+    release_raw = spawn("release_raw")
+    print(f"  release, raw Aer: {release_raw}", flush=True)
 
     rows: list[tuple[str, str, str, str, str]] = []
     for label, rounds in (
@@ -370,6 +406,18 @@ def measure(rounds_of_big: int, folder: pathlib.Path) -> None:
                 f"+{grown:.0f} MiB ({release['before_mib']:.0f} -> {release[key]:.0f})",
                 "",
                 f"<= +{RELEASE_TARGET_MIB:.0f} MiB {verdict(grown <= RELEASE_TARGET_MIB)}",
+            )
+        )
+    for label, key in (("", "after_mib"), (", after gc.collect()", "after_gc_mib")):
+        grown = release_raw[key] - release_raw["before_mib"]
+        rows.append(
+            (
+                f"the same circuits straight on AerSimulator, jobs of {RELEASE_SETS[2]}, "
+                f"each set's results dropped with it{label}",
+                "",
+                f"+{grown:.0f} MiB (raw: no manager)",
+                "",
+                "",
             )
         )
     header = ("measure", "store=None", "default store", "store vs none", "target")
