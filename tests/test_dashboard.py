@@ -360,6 +360,24 @@ def test_a_stored_set_is_retried_on_the_backend_the_dashboard_was_given(
     assert wait_until(lambda: row(dashboard, job_set_id)["state"] == "done", 10)
 
 
+def counted_polls(dashboard: DashboardWidget) -> threading.Semaphore:
+    """Released once each time the dashboard's poller has read the store."""
+    polls = threading.Semaphore(0)
+    real_poll = dashboard._poll_once
+
+    def counted_poll() -> None:
+        real_poll()
+        polls.release()
+
+    dashboard._poll_once = counted_poll
+    return polls
+
+
+def wait_for_polls(polls: threading.Semaphore, count: int, why: str) -> None:
+    for _ in range(count):
+        assert polls.acquire(timeout=30), why
+
+
 def mark_running_in(path: pathlib.Path, job_set_id: str, pid: int) -> tuple[Store, ManagedJob]:
     """The stored set as if process ``pid`` ran it: unfinished, owned by it, its chunk 1
     running (returned with the store, to move it on)."""
@@ -426,18 +444,10 @@ def test_a_set_whose_process_died_turns_interrupted_and_is_not_read_again(
         dashboard = dashboard_of(
             JobManager(store=path), poll_interval=0.05, backends={backend.name: backend}
         )
-        polls = threading.Semaphore(0)
-        real_poll = dashboard._poll_once
-
-        def counted_poll() -> None:
-            real_poll()
-            polls.release()
-
-        dashboard._poll_once = counted_poll
+        polls = counted_polls(dashboard)
 
         def wait_polls(count: int) -> None:
-            for _ in range(count):
-                assert polls.acquire(timeout=30), "the poller stopped"
+            wait_for_polls(polls, count, "the poller stopped")
 
         job_set_id = run.job_set_id
         shown = row(dashboard, job_set_id)
@@ -478,28 +488,13 @@ def test_the_poller_reads_the_store_only_while_a_view_shows_the_table(
         store, chunk = mark_running_in(path, job_set_id, other.pid)
         dashboard = dashboard_of(JobManager(store=path), viewed=False, poll_interval=0.05)
         assert row(dashboard, job_set_id)["where"] == "elsewhere"
-        polls = threading.Semaphore(0)
-        real_poll = dashboard._poll_once
-
-        def counted_poll() -> None:
-            real_poll()
-            polls.release()
-
-        dashboard._poll_once = counted_poll
+        polls = counted_polls(dashboard)
         # A second, shown dashboard is the clock: while it polls, the first must not.
         clock = dashboard_of(JobManager(store=path), poll_interval=0.05)
-        clock_polls = threading.Semaphore(0)
-        real_clock_poll = clock._poll_once
-
-        def counted_clock_poll() -> None:
-            real_clock_poll()
-            clock_polls.release()
-
-        clock._poll_once = counted_clock_poll
+        clock_polls = counted_polls(clock)
 
         def wait_clock(count: int) -> None:
-            for _ in range(count):
-                assert clock_polls.acquire(timeout=30), "the shown dashboard stopped polling"
+            wait_for_polls(clock_polls, count, "the shown dashboard stopped polling")
 
         assert wait_until(dashboard._paused.is_set, 10), "no view, yet the poller is not paused"
         chunk.state = ChunkState.DONE
