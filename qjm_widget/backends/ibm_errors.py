@@ -127,9 +127,11 @@ def job_is_gone(exc: BaseException) -> bool:
 
 
 def _unreachable(exc: BaseException) -> bool:
+    # The whole chain: a failed submit is ``IBMRuntimeError(...) from None`` over the
+    # connection error.
     return any(
         any(cls.__name__ in _CONNECTION_ERRORS for cls in type(error).__mro__)
-        for error in _chain(exc)
+        for error in _whole_chain(exc)
     )
 
 

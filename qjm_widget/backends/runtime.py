@@ -23,7 +23,7 @@ from qiskit import QuantumCircuit
 
 from ..exceptions import JobManagerInvalidInputError
 from ..workload import Slice
-from . import executor
+from . import executor, ibm_checks
 from .backend_v2 import REMOTE_POLL_INTERVAL
 from .base import Capabilities, StatusReading
 from .ibm_listing import PAGE_SIZE, JobListing, listing_for
@@ -118,6 +118,7 @@ class RuntimeAdapter(SamplerAdapter):
             self._sampler_class = executor.sampler_class() or _runtime().SamplerV2
             self.execution_mode = mode
         super().__init__(backend, transpile=transpile)
+        ibm_checks.share_checks(self._ibm_backend)
         self._mode_lock = threading.Lock()
         self._opened: Any = None
 
@@ -223,7 +224,8 @@ class RuntimeAdapter(SamplerAdapter):
         # PUBs with their values: IBM binds on its side, one transpiled circuit per PUB.
         pubs = pubs_of(slices, self.prepare([s.circuit for s in slices]))
         try:
-            return sampler.run(pubs, shots=shots)
+            with ibm_checks.sharing():
+                return sampler.run(pubs, shots=shots)
         except Exception as exc:
             if "session" not in str(exc).lower() or not self._forget(mode):
                 raise

@@ -92,6 +92,8 @@ class RuntimeApi:
         self.store = store
         self.authority = authority
         self.faults = faults
+        self.usage_limit_reached = False
+        """What ``GET /instances/usage`` says (True: the instance's time is used up)."""
         self._log: list[RequestRecord] = []
         self._queries: list[str] = []
         self._times: list[float] = []
@@ -221,7 +223,7 @@ class RuntimeApi:
                 "usage_consumed_seconds": 0,
                 "usage_limit_seconds": None,
                 "usage_allocation_seconds": None,
-                "usage_limit_reached": False,
+                "usage_limit_reached": self.usage_limit_reached,
             }
         )
 

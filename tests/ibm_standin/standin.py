@@ -168,6 +168,10 @@ class RuntimeStandIn:
 
     # -- state and control ----------------------------------------------------------------------
 
+    def use_up_usage(self, used_up: bool = True) -> None:
+        """Make ``GET /instances/usage`` say the instance's time is used up (or not)."""
+        self._api.usage_limit_reached = used_up
+
     @property
     def jobs(self) -> dict[str, JobView]:
         """Snapshot of the stored jobs: id -> ``JobView`` (status upper-case: QUEUED, ...)."""

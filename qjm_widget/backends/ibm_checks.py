@@ -1,0 +1,96 @@
+"""The two reads qiskit-ibm-runtime makes before every job, made once per few seconds for a set.
+
+``QiskitRuntimeService._run`` (0.51) reads the instance's usage (``GET /instances/usage``) and
+the backend's status (``GET /backends/{name}/status``) before each job it sends, only to warn
+(the instance's time is used up; the device is not active). No option or mode skips them, so a
+set of 500 chunks spent 1,000 of its 2,000 requests on them, and IBM rate-limits an account's
+requests. Here, while one of our workers submits a chunk, both reads are answered from the
+last one made under ``CHECK_TTL`` seconds before: the client still warns, from that answer, so a
+warning comes at most ``CHECK_TTL`` seconds late. Any other thread (the user's own calls on
+the same objects) still reads IBM every time: the sharing is on only inside :func:`sharing`.
+
+``usage`` and ``status`` are public, but that ``_run`` calls them is not: ``CHECKED_RELEASES``
+names the client releases this was checked against. On any other release nothing is shared
+(each job reads both again, as the client does); tests/test_ibm_checks.py fails loudly when the
+installed client is not one of them, so that an upgrade is checked, not guessed.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from .ibm_listing import release_of
+
+logger = logging.getLogger(__name__)
+
+PACKAGE = "qiskit_ibm_runtime"
+CHECKED_RELEASES = ("0.51",)
+CHECK_TTL = 10.0
+"""Seconds a usage or status answer serves our submits before it is read again."""
+
+_submitting = threading.local()
+
+
+@contextmanager
+def sharing() -> Iterator[None]:
+    """While this thread submits a job: the client's checks read the shared answers."""
+    _submitting.on = True
+    try:
+        yield
+    finally:
+        _submitting.on = False
+
+
+class SharedRead:
+    """A read (``service.usage``, ``backend.status``) that our submitting threads share.
+
+    The answer is kept per ``key()`` (the API client of the instance the job goes to: the
+    service reads the usage of its active instance). One thread reads while the others wait
+    for its answer; a read that fails is not kept."""
+
+    def __init__(self, read: Callable[[], Any], key: Callable[[], Any]) -> None:
+        self._read = read
+        self._key = key
+        self._lock = threading.Lock()
+        self._answers: dict[int, tuple[float, Any]] = {}
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs or not getattr(_submitting, "on", False):
+            return self._read(*args, **kwargs)
+        key = id(self._key())
+        with self._lock:
+            kept = self._answers.get(key)
+            if kept is None or time.monotonic() - kept[0] >= CHECK_TTL:
+                kept = self._answers[key] = (time.monotonic(), self._read())
+            # A copy: the client may change what it is given (it adds to the usage dict).
+            return copy.deepcopy(kept[1])
+
+
+def share_checks(backend: Any) -> bool:
+    """Make the pre-submit reads of ``backend`` (an IBMBackend) and its service shared by our
+    submits; False where the installed client was not checked (nothing is changed then)."""
+    if release_of(PACKAGE) not in CHECKED_RELEASES:
+        logger.info(
+            "%s %s is not one of %s: each job reads usage and backend status again",
+            PACKAGE,
+            release_of(PACKAGE),
+            ", ".join(CHECKED_RELEASES),
+        )
+        return False
+    service: Any = getattr(backend, "service", None)
+    if not callable(getattr(service, "usage", None)) or not callable(
+        getattr(backend, "status", None)
+    ):
+        return False
+    # Set on the instances (once: every set on these objects shares the same answers).
+    if not isinstance(vars(service).get("usage"), SharedRead):
+        service.usage = SharedRead(service.usage, lambda: service._active_api_client)
+    if not isinstance(vars(backend).get("status"), SharedRead):
+        backend.status = SharedRead(backend.status, lambda: backend._api_client)
+    return True
