@@ -5,6 +5,10 @@ chunk's before the chunk may be submitted (a crash never leaves a submitted job 
 the store lacks), and the chunks' changes in batches: every chunk that changed since the last
 transaction is written once, in the next one, with its latest state. One thread per store,
 started when there is something to write, ended when there is not.
+
+A transaction that fails (a full disk, say) loses nothing: what it held goes back to be written
+again, after a back-off, and the chunks whose circuits it held wait to be submitted until they
+are stored. The failure is logged once as a warning, the recovery once as info.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ _FIRST_BLOCK_MAX = 2_000
 """Experiments in one transaction's block at most: the first block holds the first chunk's
 experiments only, so its job goes at once; blocks then double up to this."""
 FLUSH_TIMEOUT_S = 120.0
+RETRY_DELAYS_S = (0.1, 5.0)
+"""The first wait after a failed write, and the longest (each failure doubles it)."""
 
 
 @dataclass(eq=False)
@@ -51,10 +57,28 @@ class _SetWrites:
     next_chunk: int = 0
     """The first chunk whose row has not gone with its circuits yet."""
     writing: bool = False
+    failures: int = 0
+    """Writes of the set that failed in a row."""
+    retry_at: float = 0.0
+    """After a failed write: no other before this (monotonic clock)."""
 
     @property
     def idle(self) -> bool:
         return not (self.blocks or self.dirty or self.fields or self.writing)
+
+    def put_back(
+        self, dirty: dict[int, bool], fields: dict[str, Any], block: tuple[int, int] | None
+    ) -> None:
+        """What a failed transaction held, to be written again: its block first, its chunks
+        merged with those changed since, its fields under newer values."""
+        if block is not None:
+            self.blocks.appendleft(block)
+        for index, new_results in dirty.items():
+            self.dirty[index] = self.dirty.get(index, False) or new_results
+        self.fields = {**fields, **self.fields}
+        self.failures += 1
+        first, longest = RETRY_DELAYS_S
+        self.retry_at = time.monotonic() + min(first * 2 ** (self.failures - 1), longest)
 
 
 def block_ranges(chunks: Sequence[ManagedJob]) -> deque[tuple[int, int]]:
@@ -136,10 +160,22 @@ class StoreWriter:
 
     # -- the writer thread ----------------------------------------------------------------
 
+    def _next(self) -> _SetWrites | None:
+        """The next set to write (under the lock), waiting out back-offs; None: nothing left."""
+        while True:
+            waiting = [w for w in self._sets.values() if not w.writing]
+            if not waiting:
+                return None
+            now = time.monotonic()
+            ready = next((w for w in waiting if w.retry_at <= now), None)
+            if ready is not None:
+                return ready
+            self._changed.wait(min(w.retry_at for w in waiting) - now)
+
     def _run(self) -> None:
         while True:
             with self._lock:
-                writes = next((w for w in self._sets.values() if not w.writing), None)
+                writes = self._next()
                 if writes is None:
                     self._thread = None
                     self._changed.notify_all()
@@ -159,19 +195,33 @@ class StoreWriter:
                 dirty, writes.dirty = writes.dirty, {}
                 fields, writes.fields = writes.fields, {}
                 writes.writing = True
+            failure: Exception | None = None
             try:
                 self._store.write(self._statements(writes.job_set, dirty, fields, block))
-            except Exception:
-                logger.exception(
-                    "could not write job set %s to the store %s", job_set_id, self._store.path
-                )
+            except Exception as exc:
+                failure = exc
             with self._lock:
                 writes.writing = False
-                if block is not None:
-                    writes.stored_through = block[1]
-                if writes.idle:
-                    del self._sets[job_set_id]
+                if failure is not None:
+                    writes.put_back(dirty, fields, block)
+                    block = None
+                else:
+                    if block is not None:
+                        writes.stored_through = block[1]
+                    if writes.failures:
+                        logger.info("job set %s: the store is written again", job_set_id)
+                    writes.failures = 0
+                    if writes.idle:
+                        del self._sets[job_set_id]
                 self._changed.notify_all()
+            if failure is not None and writes.failures == 1:
+                logger.warning(
+                    "job set %s: could not write to the store %s (%s); trying again, and its "
+                    "chunks whose circuits are not stored wait to be submitted",
+                    job_set_id,
+                    self._store.path,
+                    failure,
+                )
             if block is not None:
                 writes.job_set._start()  # chunks whose circuits are now stored may go
 
@@ -212,7 +262,19 @@ class StoreWriter:
         ]
         if block is not None:
             experiments = job_set.experiments()[block[0] : block[1] + 1]
-            statements.append(block_statement(job_set_id, block[0], experiments))
+            try:
+                statements.append(block_statement(job_set_id, block[0], experiments))
+            except Exception as exc:
+                # Not the file's fault (QPY cannot encode them): another try cannot help, and
+                # the set still runs, from the circuits in memory.
+                logger.error(
+                    "job set %s: experiments %d-%d cannot be stored (%s); they run, but the "
+                    "store cannot give them back after a restart",
+                    job_set_id,
+                    block[0],
+                    block[1],
+                    exc,
+                )
         if fields:
             statements.append(fields_statement(job_set_id, **fields))
         return statements

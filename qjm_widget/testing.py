@@ -15,8 +15,9 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from qiskit import QuantumCircuit
 from qiskit.primitives import BaseSamplerV2
@@ -24,6 +25,9 @@ from qiskit.providers import BackendV2, JobError, JobStatus, JobV1, Options
 
 from .backends.backend_v2 import runs_inside_submit, serial_run_lock
 from .backends.ibm_errors import PENDING_JOB_LIMIT_CODE
+
+if TYPE_CHECKING:
+    from .store import Store
 
 __all__ = [
     "FaultyBackend",
@@ -33,6 +37,7 @@ __all__ = [
     "InjectedResultError",
     "InjectedSubmitError",
     "PendingJobLimitError",
+    "full_store",
 ]
 
 CircuitsPredicate = Callable[[Sequence[QuantumCircuit]], bool]
@@ -68,6 +73,7 @@ class _Faults:
         error_jobs: int,
         error_when: CircuitsPredicate | None,
         hold_queued: float,
+        release: threading.Event | None,
         fail_result: int,
         fail_experiments: int,
         fail_experiment_when: CircuitPredicate | None,
@@ -100,6 +106,7 @@ class _Faults:
         self.error_when = error_when
         self.fail_experiment_when = fail_experiment_when
         self.hold_queued = hold_queued
+        self.release = release
         self.submissions = 0
         """run() calls seen so far, refused ones included."""
 
@@ -161,7 +168,8 @@ class FaultyJob(JobV1):
         raise NotImplementedError("FaultyJob is submitted by its backend's run()")
 
     def _held(self) -> bool:
-        return time.monotonic() < self._release_at
+        release = self._faults.release
+        return time.monotonic() < self._release_at or (release is not None and not release.is_set())
 
     def _started(self) -> Any:
         """The real job, started once the hold is over; None while held, cancelled or failing."""
@@ -201,6 +209,8 @@ class FaultyJob(JobV1):
         delay = self._release_at - time.monotonic()
         if delay > 0:
             time.sleep(delay)
+        if self._faults.release is not None:
+            self._faults.release.wait(timeout)
         inner = self._started()
         if inner is None:
             if self._cancelled:
@@ -227,6 +237,7 @@ class FaultyBackend(BackendV2):
         error_jobs: The first N jobs (matching ``error_when`` if given) end in ERROR.
         error_when: Which jobs may end in ERROR, by their circuits.
         hold_queued: Seconds each job reports QUEUED (and can be cancelled) before it starts.
+        release: Each job reports QUEUED until this event is set (after ``hold_queued``).
         fail_result: The first N ``result()`` calls raise :class:`InjectedResultError`.
         fail_experiments: In the first N jobs holding a circuit that matches
             ``fail_experiment_when``, those experiments fail while the job is DONE.
@@ -241,6 +252,7 @@ class FaultyBackend(BackendV2):
         error_jobs: int = 0,
         error_when: CircuitsPredicate | None = None,
         hold_queued: float = 0.0,
+        release: threading.Event | None = None,
         fail_result: int = 0,
         fail_experiments: int = 0,
         fail_experiment_when: CircuitPredicate | None = None,
@@ -257,6 +269,7 @@ class FaultyBackend(BackendV2):
             error_jobs=error_jobs,
             error_when=error_when,
             hold_queued=hold_queued,
+            release=release,
             fail_result=fail_result,
             fail_experiments=fail_experiments,
             fail_experiment_when=fail_experiment_when,
@@ -308,6 +321,7 @@ class FaultySampler(BaseSamplerV2):
         error_jobs: int = 0,
         error_when: CircuitsPredicate | None = None,
         hold_queued: float = 0.0,
+        release: threading.Event | None = None,
         fail_result: int = 0,
     ) -> None:
         self.inner = sampler
@@ -317,6 +331,7 @@ class FaultySampler(BaseSamplerV2):
             error_jobs=error_jobs,
             error_when=error_when,
             hold_queued=hold_queued,
+            release=release,
             fail_result=fail_result,
             fail_experiments=0,
             fail_experiment_when=None,
@@ -338,3 +353,19 @@ class FaultySampler(BaseSamplerV2):
         return FaultyJob(
             None, lambda: self.inner.run(pubs, shots=shots), self.faults, circuits, ends_in_error
         )
+
+
+@contextmanager
+def full_store(store: Store, spare_pages: int = 0) -> Iterator[None]:
+    """While the block runs, ``store``'s file cannot grow by more than ``spare_pages`` pages: a
+    write that needs more fails with SQLite's own "database or disk is full", as on a full disk
+    (``PRAGMA max_page_count`` on the store's connection)."""
+    with store._transaction() as db:
+        pages = int(db.execute("PRAGMA page_count").fetchone()[0])
+        previous = int(db.execute("PRAGMA max_page_count").fetchone()[0])
+        db.execute(f"PRAGMA max_page_count={pages + int(spare_pages)}")
+    try:
+        yield
+    finally:
+        with store._transaction() as db:
+            db.execute(f"PRAGMA max_page_count={previous}")
