@@ -15,7 +15,7 @@ from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 from qiskit_aer import AerSimulator
 
-from qjm_widget import ChunkState, JobManager
+from qjm_widget import ChunkState, JobManager, ManagedJobSet
 from qjm_widget.testing import FaultyBackend, full_store
 
 SHOTS = 2000
@@ -40,9 +40,22 @@ def failed_writes(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if FAILED_WRITE in r.getMessage()]
 
 
-def assert_whole(path: pathlib.Path, job_set_id: str, circuits: list[QuantumCircuit]) -> None:
+def assert_exact(job_set: ManagedJobSet) -> None:
+    results = job_set.results(timeout=TIMEOUT)
+    assert [results.get_counts(i) for i in range(NUM)] == [
+        {expected_key(i): SHOTS} for i in range(NUM)
+    ]
+
+
+def stored_manager(folder: pathlib.Path) -> JobManager:
+    manager = JobManager(store=folder / "store.sqlite3")
+    assert manager.store is not None
+    return manager
+
+
+def assert_whole(folder: pathlib.Path, job_set_id: str, circuits: list[QuantumCircuit]) -> None:
     """A new manager on the file has every circuit and every chunk's counts and memory."""
-    retrieved = JobManager(store=path).retrieve_job_set(job_set_id, backend=AerSimulator())
+    retrieved = stored_manager(folder).retrieve_job_set(job_set_id, backend=AerSimulator())
     assert [c.state for c in retrieved.managed_jobs()] == [ChunkState.DONE] * (NUM // PER_JOB)
     assert [e.circuit for e in retrieved.experiments()] == circuits
     results = retrieved.results(timeout=TIMEOUT)
@@ -55,9 +68,7 @@ def test_circuits_that_cannot_be_stored_hold_their_chunks_until_they_are(
     tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="qjm_widget.store_writer")
-    path = tmp_path / "store.sqlite3"
-    manager = JobManager(store=path)
-    assert manager.store is not None
+    manager = stored_manager(tmp_path)
     circuits = [padded(i) for i in range(NUM)]
     # Room for the set's row, not for its first chunk's circuits.
     with full_store(manager.store, spare_pages=4):
@@ -68,20 +79,15 @@ def test_circuits_that_cannot_be_stored_hold_their_chunks_until_they_are(
         assert "full" in failed_writes(caplog)[0], failed_writes(caplog)
         # Nothing goes while the store lacks its circuits.
         assert all(c.job_id is None for c in job_set.managed_jobs()), job_set.report()
-    results = job_set.results(timeout=TIMEOUT)
-    assert [results.get_counts(i) for i in range(NUM)] == [
-        {expected_key(i): SHOTS} for i in range(NUM)
-    ]
-    assert_whole(path, job_set.job_set_id(), circuits)
+    assert_exact(job_set)
+    assert_whole(tmp_path, job_set.job_set_id(), circuits)
 
 
 def test_results_that_cannot_be_written_are_written_once_the_store_takes_them(
     tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="qjm_widget.store_writer")
-    path = tmp_path / "store.sqlite3"
-    manager = JobManager(store=path)
-    assert manager.store is not None
+    manager = stored_manager(tmp_path)
     release = threading.Event()
     backend = FaultyBackend(AerSimulator(), release=release)
     circuits = [basis_circuit(i) for i in range(NUM)]
@@ -102,26 +108,20 @@ def test_results_that_cannot_be_written_are_written_once_the_store_takes_them(
         assert wait_until(lambda: job_set.done() and failed_writes(caplog), TIMEOUT), (
             job_set.report()
         )
-    results = job_set.results(timeout=TIMEOUT)  # returns once the store has it all
-    assert [results.get_counts(i) for i in range(NUM)] == [
-        {expected_key(i): SHOTS} for i in range(NUM)
-    ]
+    assert_exact(job_set)  # results() returns once the store has it all
     assert any("written again" in r.getMessage() for r in caplog.records)
-    assert_whole(path, job_set.job_set_id(), circuits)
+    assert_whole(tmp_path, job_set.job_set_id(), circuits)
 
 
 def test_circuits_qpy_cannot_encode_run_on_and_the_store_says_so(
     tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.ERROR, logger="qjm_widget.store_writer")
-    manager = JobManager(store=tmp_path / "store.sqlite3")
+    manager = stored_manager(tmp_path)
     circuits = [basis_circuit(i) for i in range(NUM)]
     circuits[3].metadata = {"angles": object()}  # not JSON: QPY cannot write it
     job_set = manager.run(circuits, AerSimulator(), max_experiments_per_job=PER_JOB, shots=SHOTS)
-    results = job_set.results(timeout=TIMEOUT)
-    assert [results.get_counts(i) for i in range(NUM)] == [
-        {expected_key(i): SHOTS} for i in range(NUM)
-    ]
+    assert_exact(job_set)
     said = [r.getMessage() for r in caplog.records if "cannot be stored" in r.getMessage()]
     assert len(said) == 1, said
     named = re.search(r"experiments (\d+)-(\d+)", said[0])
