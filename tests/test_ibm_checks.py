@@ -51,7 +51,7 @@ def test_the_installed_client_is_one_the_shared_checks_were_checked_against() ->
     # ibm_checks.CHECKED_RELEASES.
     import qiskit_ibm_runtime
 
-    assert ibm_checks.release_of(ibm_checks.PACKAGE) in ibm_checks.CHECKED_RELEASES, (
+    assert ibm_checks.checked("qiskit_ibm_runtime"), (
         f"qiskit-ibm-runtime {qiskit_ibm_runtime.__version__} is not in ibm_checks.CHECKED_RELEASES"
     )
 

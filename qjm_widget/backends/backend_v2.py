@@ -14,6 +14,7 @@ from qiskit.providers import BackendV2
 
 from ..outcomes import SliceResult, slice_results_of_circuits
 from ..workload import Slice
+from . import ibm_checks
 from .base import BackendAdapter, Capabilities, StatusReading
 from .ibm_listing import JobListing, listing_for
 from .providers import account_scope
@@ -185,7 +186,18 @@ class BackendV2Adapter(BackendAdapter):
         if runs_inside_submit(self.backend):
             with serial_run_lock(self.backend):
                 return self.backend.run(prepared, **options)
-        return self.backend.run(prepared, **options)
+        if not self._shares_checks:
+            return self.backend.run(prepared, **options)
+        with ibm_checks.sharing():
+            return self.backend.run(prepared, **options)
+
+    @cached_property
+    def _shares_checks(self) -> bool:
+        """qiskit-ibm-provider reads the backend's status before each job: our submits share
+        one answer (ibm_checks.py)."""
+        if _provider_job_service(self.backend) is None:
+            return False
+        return ibm_checks.share_checks("qiskit_ibm_provider", self.backend)
 
     def fetch(
         self, job: Any, slices: Sequence[Slice], run_config: Mapping[str, Any]

@@ -1,18 +1,20 @@
-"""The two reads qiskit-ibm-runtime makes before every job, made once per few seconds for a set.
+"""The reads IBM's clients make before every job, made once per few seconds for a set.
 
 ``QiskitRuntimeService._run`` (0.51) reads the instance's usage (``GET /instances/usage``) and
 the backend's status (``GET /backends/{name}/status``) before each job it sends, only to warn
 (the instance's time is used up; the device is not active). No option or mode skips them, so a
 set of 500 chunks spent 1,000 of its 2,000 requests on them, and IBM rate-limits an account's
-requests. Here, while one of our workers submits a chunk, both reads are answered from the
+requests. qiskit-ibm-provider 0.11's ``IBMBackend.run`` reads the backend's status the same way.
+Here, while one of our workers submits a chunk, these reads are answered from the
 last one made under ``CHECK_TTL`` seconds before: the client still warns, from that answer, so a
 warning comes at most ``CHECK_TTL`` seconds late. Any other thread (the user's own calls on
 the same objects) still reads IBM every time: the sharing is on only inside :func:`sharing`.
 
-``usage`` and ``status`` are public, but that ``_run`` calls them is not: ``CHECKED_RELEASES``
-names the client releases this was checked against. On any other release nothing is shared
-(each job reads both again, as the client does); tests/test_ibm_checks.py fails loudly when the
-installed client is not one of them, so that an upgrade is checked, not guessed.
+``usage`` and ``status`` are public, but that the clients call them before each job is not:
+``CHECKED_RELEASES`` names the client releases this was checked against. On any other release
+nothing is shared (each job reads them again, as the client does); tests/test_ibm_checks.py and
+tests/qiskit1/test_q1_listing.py fail loudly when the installed client is not one of them, so
+that an upgrade is checked, not guessed.
 """
 
 from __future__ import annotations
@@ -29,8 +31,7 @@ from .ibm_listing import release_of
 
 logger = logging.getLogger(__name__)
 
-PACKAGE = "qiskit_ibm_runtime"
-CHECKED_RELEASES = ("0.51",)
+CHECKED_RELEASES = {"qiskit_ibm_runtime": ("0.51",), "qiskit_ibm_provider": ("0.11",)}
 CHECK_TTL = 10.0
 """Seconds a usage or status answer serves our submits before it is read again."""
 
@@ -54,7 +55,7 @@ class SharedRead:
     service reads the usage of its active instance). One thread reads while the others wait
     for its answer; a read that fails is not kept."""
 
-    def __init__(self, read: Callable[[], Any], key: Callable[[], Any]) -> None:
+    def __init__(self, read: Callable[[], Any], key: Callable[[], Any] = lambda: None) -> None:
         self._read = read
         self._key = key
         self._lock = threading.Lock()
@@ -72,25 +73,33 @@ class SharedRead:
             return copy.deepcopy(kept[1])
 
 
-def share_checks(backend: Any) -> bool:
-    """Make the pre-submit reads of ``backend`` (an IBMBackend) and its service shared by our
-    submits; False where the installed client was not checked (nothing is changed then)."""
-    if release_of(PACKAGE) not in CHECKED_RELEASES:
-        logger.info(
-            "%s %s is not one of %s: each job reads usage and backend status again",
-            PACKAGE,
-            release_of(PACKAGE),
-            ", ".join(CHECKED_RELEASES),
-        )
-        return False
-    service: Any = getattr(backend, "service", None)
-    if not callable(getattr(service, "usage", None)) or not callable(
-        getattr(backend, "status", None)
-    ):
+def checked(package: str) -> bool:
+    """Whether the installed release of IBM client ``package`` is one this was checked against."""
+    if release_of(package) in CHECKED_RELEASES.get(package, ()):
+        return True
+    logger.info(
+        "%s %s is not one of %s: each job reads its checks again",
+        package,
+        release_of(package),
+        ", ".join(CHECKED_RELEASES.get(package, ())),
+    )
+    return False
+
+
+def share_checks(package: str, backend: Any) -> bool:
+    """Make the pre-submit reads of ``backend`` (an IBMBackend of client ``package``) shared by
+    our submits: its status, and with qiskit-ibm-runtime its service's usage. False where the
+    installed client was not checked (nothing is changed then)."""
+    if not checked(package) or not callable(getattr(backend, "status", None)):
         return False
     # Set on the instances (once: every set on these objects shares the same answers).
-    if not isinstance(vars(service).get("usage"), SharedRead):
-        service.usage = SharedRead(service.usage, lambda: service._active_api_client)
     if not isinstance(vars(backend).get("status"), SharedRead):
-        backend.status = SharedRead(backend.status, lambda: backend._api_client)
+        backend.status = SharedRead(backend.status)
+    service: Any = getattr(backend, "service", None)
+    if (
+        package == "qiskit_ibm_runtime"
+        and callable(getattr(service, "usage", None))
+        and not isinstance(vars(service).get("usage"), SharedRead)
+    ):
+        service.usage = SharedRead(service.usage, lambda: service._active_api_client)
     return True

@@ -118,7 +118,7 @@ class RuntimeAdapter(SamplerAdapter):
             self._sampler_class = executor.sampler_class() or _runtime().SamplerV2
             self.execution_mode = mode
         super().__init__(backend, transpile=transpile)
-        ibm_checks.share_checks(self._ibm_backend)
+        ibm_checks.share_checks("qiskit_ibm_runtime", self._ibm_backend)
         self._mode_lock = threading.Lock()
         self._opened: Any = None
 
