@@ -372,17 +372,17 @@ class DashboardWidget(ipywidgets.VBox):
         return note
 
     def _close_opened(self) -> None:
+        followed, self._followed = self._followed, None
+        # A set's widget is shared by every display of the set: only that of a set not this
+        # manager's is closed with it, and of a followed copy only once nothing else holds it
+        # (no watch() of it).
+        let_go = getattr(followed, "let_go", None)
+        alone = let_go() if let_go is not None else followed is not None
         if self._opened_widget is not None:
             self.slot.children = []
-            # A set's widget is shared by every display of the set: only a followed copy's,
-            # which nothing else shows, is closed with it.
-            if self._followed is not None:
+            if alone:
                 self._opened_widget.close()
             self._opened_widget = None
-        followed, self._followed = self._followed, None
-        close = getattr(followed, "close", None)
-        if close is not None:
-            close()
         self.table.opened = ""
 
     def _retry_failed(self, job_set_id: str) -> str:

@@ -82,6 +82,8 @@ class FollowedJobSet(ManagedJobSet):
         self.owner: Owner = stored.owner
         """(host, pid) of the process that runs the set, as the store last said."""
         self._follower = _Follower(store, self)
+        self._holders = 0
+        """Times :func:`follow` handed this copy out, less those let go (:meth:`let_go`)."""
 
     # -- read-only ------------------------------------------------------------------------
 
@@ -129,6 +131,17 @@ class FollowedJobSet(ManagedJobSet):
     def close(self) -> None:
         """Stop following (idempotent); the set keeps the state it has."""
         self._follower.stop()
+
+    def let_go(self) -> bool:
+        """For a holder done with the copy (the dashboard closing it), where others may still
+        show it (``watch()``): it stops following only once no holder is left. True if it did
+        (its widget, which nothing else shows then, may be closed too)."""
+        with _FOLLOWED_LOCK:
+            self._holders -= 1
+            if self._holders > 0:
+                return False
+        self.close()
+        return True
 
     def __enter__(self) -> FollowedJobSet:
         return self
@@ -282,13 +295,15 @@ def runs_elsewhere(stored: StoredJobSet) -> bool:
 
 def follow(store: Store, stored: StoredJobSet, scheduler: Scheduler) -> FollowedJobSet:
     """A live read-only copy of ``stored``, which another process runs; the copy this process
-    follows already where there is one (so closing it stops it for every view of it)."""
+    follows already where there is one (so ``close()`` stops it for every view of it;
+    :meth:`FollowedJobSet.let_go` only for the caller)."""
     key = (str(store.path.resolve()), stored.job_set_id)
     with _FOLLOWED_LOCK:
         job_set = _FOLLOWED.get(key)
         if job_set is None or not job_set.following:
             job_set = FollowedJobSet(store, _with_every_experiment(store, stored), scheduler)
             _FOLLOWED[key] = job_set
+        job_set._holders += 1
     return job_set
 
 

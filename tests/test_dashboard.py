@@ -424,6 +424,47 @@ def test_a_set_another_process_runs_is_read_again_from_the_store(
         other.wait()
 
 
+def test_closing_a_followed_set_in_the_dashboard_leaves_its_watch_following(
+    tmp_path: pathlib.Path, dashboard_of: Any
+) -> None:
+    path = tmp_path / "store.sqlite3"
+    (job_set_id,) = fill_store(path, 1)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        store, chunk = mark_running_in(path, job_set_id, other.pid)
+        manager = JobManager(store=path)
+        dashboard = dashboard_of(manager, poll_interval=0.1)
+        # A copy only the dashboard holds stops, its widget closed, when the dashboard closes it.
+        send(dashboard, {"type": "open", "id": job_set_id})
+        (alone,) = dashboard.slot.children
+        assert alone._job_set.following
+        send(dashboard, {"type": "close"})
+        assert not alone._job_set.following
+        assert alone.comm is None
+        watched = manager.watch(job_set_id)
+        copy = watched._job_set
+        assert copy is not alone._job_set
+        # Watched first, then opened and closed in the dashboard; then the other way round.
+        for watch_first in (True, False):
+            if not watch_first:
+                send(dashboard, {"type": "open", "id": job_set_id})
+                assert manager.watch(job_set_id) is watched
+            else:
+                send(dashboard, {"type": "open", "id": job_set_id})
+            assert dashboard.slot.children == (watched,)
+            send(dashboard, {"type": "close"})
+            assert dashboard.slot.children == ()
+            assert watched.comm is not None, "the dashboard closed the widget watch() shows"
+            assert copy.following, "the dashboard stopped the copy watch() shows"
+        chunk.state = ChunkState.DONE
+        store.save_chunks(job_set_id, [chunk])
+        assert wait_until(lambda: copy.managed_jobs()[1].state is ChunkState.DONE, 10)
+        watched.close()
+    finally:
+        other.kill()
+        other.wait()
+
+
 def test_a_set_whose_process_died_turns_interrupted_and_is_not_read_again(
     tmp_path: pathlib.Path,
     dashboard_of: Any,
