@@ -1,6 +1,6 @@
 import type { AnyModel } from "@anywidget/types";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import dashboard, { FILTER_DELAY_MS } from "./dashboard";
+import dashboard, { FILTER_DELAY_MS, VIEW_HEARTBEAT_MS } from "./dashboard";
 import type { DashboardMessage, DashboardModel, Row } from "./dashboard-model";
 
 type Handler = (...args: never[]) => void;
@@ -386,6 +386,24 @@ describe("dashboard view", () => {
     cleanups.shift()?.();
     expect(first.model.views).toEqual([shown, { type: "views", view, shown: false }]);
     expect(first.model.sent).toEqual([]);
+  });
+
+  it("says a shown view is shown again every heartbeat, and stops once it is removed", () => {
+    vi.useFakeTimers();
+    const { model } = mount(values([row(0)]));
+    const [shown] = model.views;
+    vi.advanceTimersByTime(VIEW_HEARTBEAT_MS - 1);
+    expect(model.views).toEqual([shown]);
+    vi.advanceTimersByTime(1);
+    expect(model.views).toEqual([shown, shown]);
+    vi.advanceTimersByTime(2 * VIEW_HEARTBEAT_MS);
+    expect(model.views).toEqual([shown, shown, shown, shown]);
+    cleanups.shift()?.();
+    const removed = model.views.length;
+    vi.advanceTimersByTime(3 * VIEW_HEARTBEAT_MS);
+    expect(model.views).toHaveLength(removed);
+    expect(model.views[removed - 1]).toMatchObject({ type: "views", shown: false });
+    expect(model.sent).toEqual([]);
   });
 
   it("ignores malformed rows and stops listening on cleanup", () => {

@@ -28,6 +28,10 @@ function filterInput(label: string, className: string): HTMLInputElement {
 
 let views = 0;
 
+/** How often a shown view says so again (VIEW_HEARTBEAT_S in qjm_widget/dashboard_views.py):
+ * a reloaded page never says its views were removed, so the kernel forgets a silent view. */
+export const VIEW_HEARTBEAT_MS = 10_000;
+
 function render({ model, el }: Pick<RenderProps<DashboardModel>, "model" | "el">): () => void {
   const root = element("div", "qjm-dashboard");
   el.append(root);
@@ -151,8 +155,13 @@ function render({ model, el }: Pick<RenderProps<DashboardModel>, "model" | "el">
   onOpened();
   onMessage();
   send({ type: "views", view, shown: true });
+  const heartbeat = setInterval(
+    () => send({ type: "views", view, shown: true }),
+    VIEW_HEARTBEAT_MS,
+  );
   return listen(model, listeners, () => {
     clearTimeout(timer);
+    clearInterval(heartbeat);
     table.cleanup();
     send({ type: "views", view, shown: false });
   });

@@ -9,9 +9,8 @@ set dirty and one write is scheduled on the kernel's event loop at most every ``
 seconds, sending only the rows that changed (``updates``), never the page. Rows of sets another
 process runs are read again from the store by a poller thread at most once a second, stopped
 when the dashboard is closed; once that process has ended (the row turns ``interrupted`` or
-final) the row is not read again. The poller pauses while no view shows the table: each view
-says when it is rendered and removed (a ``views`` message), and a view shown again is read for
-at once.
+final) the row is not read again. The poller pauses while no view shows the table
+(dashboard_views.py), and a view shown again is read for at once.
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ from . import catalog
 from .catalog import SORT_KEYS
 from .dashboard_messages import CloseOpened, Resync, SetQuery, ViewShown, parse_message
 from .dashboard_rows import PAGE_SIZE, Query, live_summary, page_of, row_of
+from .dashboard_views import ShownViews
 from .events import JobSetEvent
 from .exceptions import JobManagerError, JobManagerInvalidInputError, JobManagerInvalidStateError
 from .jobset import ManagedJobSet
@@ -121,8 +121,7 @@ class DashboardWidget(ipywidgets.VBox):
         self._opened_widget: Any = None
         self._followed: Any = None
         self._stop = threading.Event()
-        self._views: set[str] = set()
-        self._viewed = threading.Event()  # a view shows the table; close() sets it to wake
+        self._views = ShownViews()  # close() sets its ``any`` to wake the poller
         self._paused = threading.Event()  # the poller waits for a view (tests watch it)
         self._subscribe_new()
         self.load_page()
@@ -220,17 +219,18 @@ class DashboardWidget(ipywidgets.VBox):
 
     def _poll(self) -> None:
         while True:
-            if self._viewed.is_set():
+            if self._views.any.is_set():
                 if self._stop.wait(self._poll_interval):
                     return
+                self._views.expire()
             else:
                 # Nothing would see what is read: wait for a view, then read for it at once.
                 self._paused.set()
-                self._viewed.wait()
+                self._views.any.wait()
                 self._paused.clear()
             if self._stop.is_set():
                 return
-            if not self._viewed.is_set():
+            if not self._views.any.is_set():
                 continue
             try:
                 self._poll_once()
@@ -278,7 +278,7 @@ class DashboardWidget(ipywidgets.VBox):
             self.table.message = f"ignored: {exc}"
             return
         if isinstance(message, ViewShown):  # a view coming or going refused nothing
-            self._set_view(message.view, message.shown)
+            self._views.heard(message.view, message.shown)
             return
         self.table.message = ""
         if isinstance(message, SetQuery):
@@ -289,15 +289,6 @@ class DashboardWidget(ipywidgets.VBox):
             self._close_opened()
         else:
             self._row_action(message.kind, message.job_set_id)
-
-    def _set_view(self, view: str, shown: bool) -> None:
-        if shown:
-            self._views.add(view)
-            self._viewed.set()
-        else:
-            self._views.discard(view)
-            if not self._views:
-                self._viewed.clear()
 
     def _set_query(self, query: Query) -> None:
         self._query = query
@@ -418,7 +409,7 @@ class DashboardWidget(ipywidgets.VBox):
 
     def close(self) -> None:
         self._stop.set()
-        self._viewed.set()  # a paused poller wakes to stop
+        self._views.any.set()  # a paused poller wakes to stop
         for unsubscribe in self._subscriptions.values():
             unsubscribe()
         self._subscriptions.clear()

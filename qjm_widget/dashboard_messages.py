@@ -15,7 +15,7 @@ from .dashboard_rows import Query
 
 ROW_ACTIONS = ("open", "retry_failed", "cancel", "delete")
 MAX_VIEWS = 1000
-"""Views a dashboard keeps count of; a page reloaded never says its views were removed."""
+"""Views a dashboard keeps count of at once (see dashboard_views.py)."""
 MAX_FILTER_CHARS = 200
 
 

@@ -34,6 +34,7 @@ from qjm_widget import (
     ManagedJob,
     RetryPolicy,
     catalog,
+    dashboard_views,
 )
 from qjm_widget.dashboard import DashboardWidget
 from qjm_widget.persistence import snapshot
@@ -562,6 +563,43 @@ def test_the_poller_reads_the_store_only_while_a_view_shows_the_table(
     finally:
         other.kill()
         other.wait()
+
+
+def test_a_view_that_goes_silent_is_taken_as_gone(
+    tmp_path: pathlib.Path, dashboard_of: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A reloaded page never says its views were removed; they stop saying they are shown.
+    monkeypatch.setattr(dashboard_views, "VIEW_EXPIRY_S", 0.5)
+    path = tmp_path / "store.sqlite3"
+    (job_set_id,) = fill_store(path, 1)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        mark_running_in(path, job_set_id, other.pid)
+        dashboard = dashboard_of(JobManager(store=path), viewed=False, poll_interval=0.05)
+        polls = counted_polls(dashboard)
+        show_view(dashboard, "reloaded", True)
+        assert polls.acquire(timeout=30), "a view was shown, yet the poller stayed paused"
+        assert wait_until(dashboard._paused.is_set, 30), "a silent view kept the poller reading"
+        show_view(dashboard, "reloaded", True)  # its heartbeat, late: it shows the table again
+        assert polls.acquire(timeout=30), "a view heard from again left the poller paused"
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_view_heard_from_within_its_expiry_stays() -> None:
+    now = [0.0]
+    views = dashboard_views.ShownViews(clock=lambda: now[0])
+    views.heard("a", True)
+    views.heard("b", True)
+    for _ in range(5):  # "a" says it is shown every heartbeat, "b" never again
+        now[0] += dashboard_views.VIEW_HEARTBEAT_S
+        views.heard("a", True)
+        views.expire()
+    assert list(views) == ["a"]
+    assert views.any.is_set()
+    views.heard("a", False)
+    assert not views.any.is_set()
 
 
 @pytest.mark.parametrize(
