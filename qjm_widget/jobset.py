@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime
 import logging
 import time
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 from qiskit.providers import JobStatus
@@ -27,7 +28,7 @@ from .policy import RetryPolicy
 from .polling import PollingRunner
 from .progress import progress_flag, wait_with_progress
 from .report import render_job_set_report
-from .results import ExperimentKey, ManagedResults, find_experiment
+from .results import ExperimentKey, ManagedResults
 from .scheduler import Scheduler
 from .stored_job import StoredJob
 from .validation import string_list, timeout_seconds
@@ -209,12 +210,23 @@ class ManagedJobSet(PollingRunner):
 
     def job(self, experiment: ExperimentKey) -> tuple[Any, int]:
         """The job that ran ``experiment`` and its index inside that job."""
-        index = find_experiment(self._experiments, experiment)
+        index = self._ledger.find(experiment)
         self._job_lookup.swap_in(self._chunks, self._lock)
-        for chunk in self._chunks:
-            if chunk.start_index <= index <= chunk.end_index:
-                return chunk.job, index - chunk.start_index
+        starts, chunks = self._chunks_by_start
+        # Chunks hold whole runs of experiments, or share one run (its shots or points split):
+        # the first of those that start last at or before it.
+        at = bisect_right(starts, index) - 1
+        if at >= 0:
+            at = bisect_left(starts, starts[at])
+        if at >= 0 and chunks[at].start_index <= index <= chunks[at].end_index:
+            return chunks[at].job, index - chunks[at].start_index
         raise JobManagerJobNotFound(f"no chunk covers experiment {index}")
+
+    @cached_property
+    def _chunks_by_start(self) -> tuple[list[int], list[ManagedJob]]:
+        """The chunks (a set's plan never changes) in order of their first experiment."""
+        ordered = sorted(self._chunks, key=lambda chunk: (chunk.start_index, chunk.index))
+        return [chunk.start_index for chunk in ordered], ordered
 
     def error_messages(self) -> str | None:
         """One line per failed chunk or experiment; None when nothing failed."""

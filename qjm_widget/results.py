@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,16 +18,10 @@ from .exceptions import JobManagerInvalidInputError, ManagedResultDataNotAvailab
 from .lookup import ExperimentKey as ExperimentKey
 from .lookup import ExperimentLookup
 from .outcomes import PubSliceResult, concatenate_points, concatenate_shots
-from .workload import Experiment, Loc
+from .workload import Loc
 
 if TYPE_CHECKING:
     from .jobset import ManagedJobSet
-
-
-def find_experiment(experiments: Sequence[Experiment], key: ExperimentKey) -> int:
-    """Index of an experiment given by index, circuit name, or the circuit itself (one scan:
-    for many lookups, keep an :class:`ExperimentLookup`)."""
-    return ExperimentLookup(experiments).index(key)
 
 
 def merge_shot_parts(parts: list[ExperimentResult]) -> ExperimentResult:

@@ -403,3 +403,18 @@ def test_job_of_an_experiment_is_its_job_and_index_in_that_job(manager: JobManag
     assert job_set.job(circuits[7]) == (jobs[1], 3)
     job, index = job_set.job(6)
     assert job.result().get_counts(index) == {"110": 5}
+
+
+def test_job_of_each_experiment_is_the_first_chunk_that_ran_it(manager: JobManager) -> None:
+    # Experiments 0-2 in one job each, and 3-5 with their shots split across several jobs.
+    whole = manager.run(basis_circuits(7), AerSimulator(), max_experiments_per_job=3, shots=5)
+    split = manager.run(
+        basis_circuits(3), AerSimulator(), max_experiments_per_job=2, max_shots_per_job=4, shots=10
+    )
+    for job_set, count in ((whole, 7), (split, 3)):
+        job_set.results(timeout=30)
+        chunks = job_set.managed_jobs()
+        for i in range(count):
+            first = next(c for c in chunks if c.start_index <= i <= c.end_index)
+            assert job_set.job(i) == (first.job, i - first.start_index), (count, i)
+    assert len(split.managed_jobs()) > 3  # the shots were split
