@@ -13,6 +13,9 @@ manager's few workers are all busy after a handful of answers.
 
 IBM can lift a limit (a plan upgrade) but does not announce it, so the limit goes up only when a
 submit beyond it succeeds: now and then one probe goes beyond it, less often after each refusal.
+
+The same sets share the account's rate limiter: a submit answered 429 with a Retry-After holds
+every submit of the scope until then, since the limiter counts the account's requests.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ class PendingJobLimit:
         self._probing = False
         self._probe_delay = _PROBE_AFTER[0]
         self._probe_at = math.inf
+        self.resume_at = 0.0
+        """No submit before this (monotonic clock): the rate limiter asked us to wait."""
 
     def _room(self, now: float) -> bool:
         """Whether one more submit fits (lock held); True once for a due probe."""
@@ -59,10 +64,16 @@ class PendingJobLimit:
     def reserve(self) -> bool:
         """Take a slot for a chunk about to be submitted; False while every slot is taken."""
         with self._lock:
-            if not self._room(time.monotonic()):
+            now = time.monotonic()
+            if now < self.resume_at or not self._room(now):
                 return False
             self._sending += 1
             return True
+
+    def wait_out(self, seconds: float) -> None:
+        """A submit was answered 429 asking for ``seconds``: no submit before then."""
+        with self._lock:
+            self.resume_at = max(self.resume_at, time.monotonic() + seconds)
 
     def still_fits(self) -> bool:
         """Just before the submit goes out: False (and the slot given back) if a limit learned

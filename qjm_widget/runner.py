@@ -83,7 +83,7 @@ class ChunkRunner:
         self._limit.adopt(len(self._in_flight))
         self._submit_after = 0.0
         """No submit of the set before this: refused for the pending-job limit while none of
-        our jobs was pending to free a slot, or asked to wait by a rate limiter's 429."""
+        our jobs was pending to free a slot."""
         self._limit_waits = 0
         self._may_submit: Callable[[ManagedJob], bool] = _always
         """False while a chunk must not go yet: its circuits are not stored (store_writer)."""
@@ -180,8 +180,8 @@ class ChunkRunner:
             wakes = list(self._waiting.values())
             if self._in_flight and not self._polling:
                 wakes.append(self._next_poll)
-            if self._pending and self._submit_after > now:
-                wakes.append(self._submit_after)
+            if self._pending:
+                wakes += [at for at in (self._submit_after, self._limit.resume_at) if at > now]
             finished = self._unfinished == 0 and self._tasks == 0
             if finished and self._adapter.holds_resources:
                 # A batch or session stays open on the backend until told otherwise.
@@ -270,8 +270,9 @@ class ChunkRunner:
             if asked is not None:
                 # The client waits out a rate limiter's Retry-After only on reads, not on a
                 # submit. The limiter counts the account's requests, not this chunk's, so no
-                # submit of the set goes sooner than asked: it would only be refused again.
-                self._submit_after = max(self._submit_after, time.monotonic() + asked)
+                # submit of any set on the account goes sooner than asked: it would only be
+                # refused again.
+                self._limit.wait_out(asked)
                 if asked > delay:
                     delay = asked
                     note = f"retrying in {delay:.1f} s, as IBM Quantum asked (Retry-After)"

@@ -394,6 +394,26 @@ def test_a_rate_limited_submit_goes_again_no_sooner_than_its_retry_after(
     one_completed_job_per_chunk(api, job_set)
 
 
+def test_a_rate_limited_submit_holds_every_set_on_the_account(
+    api: RuntimeStandIn, manager: JobManager, backend: Any
+) -> None:
+    api.faults.http_error(status=429, count=1, method="POST", path=JOBS_PATH, retry_after=2)
+    first = start(manager, backend, 4, 2, max_concurrent_jobs=1)  # chunk 0 meets the 429
+    assert wait_until(lambda: any(r.status == 429 for r in api.requests), TIMEOUT)
+    second = start(manager, backend, 4, 2)  # same account and backend, after the refusal
+    assert_exact(first, range(4), 4)
+    assert_exact(second, range(4), 4)
+    submits = [
+        (r.status, at)
+        for r, at in zip(api.requests, api.times, strict=False)
+        if (r.method, r.path) == ("POST", JOBS_PATH)
+    ]
+    assert [status for status, _ in submits] == [429] + [200] * 4, submits
+    refused_at = submits[0][1]
+    waited = [round(at - refused_at, 2) for _, at in submits[1:]]
+    assert min(waited) >= 2.0, f"submits {waited} s after a 429 asking for 2 s"
+
+
 # -- 4: dropped connections ---------------------------------------------------------------
 def test_dropped_connection_on_status_and_result_reads_is_survived(
     api: RuntimeStandIn, manager: JobManager, backend: Any
