@@ -98,6 +98,11 @@ def test_a_scheduler_that_goes_away_leaves_chunks_lost_in_words_and_retry_runs_t
         shots=shots,
     )
     assert wait_until(lambda: live.managed_jobs()[0].state is ChunkState.RUNNING, timeout=START)
+    # Every chunk sent to the cluster (a chunk not yet sent would fail its submits instead).
+    assert wait_until(
+        lambda: all(c.job_id is not None for s in (live, stored) for c in s.managed_jobs()),
+        timeout=START,
+    ), stored.report()
     assert cluster.scheduler is not None
     cluster.kill(cluster.scheduler)
     for job_set in (live, stored):
