@@ -394,76 +394,87 @@ def mark_running_in(path: pathlib.Path, job_set_id: str, pid: int) -> tuple[Stor
     return store, chunk
 
 
-def test_a_set_another_process_runs_is_read_again_from_the_store(
-    tmp_path: pathlib.Path, dashboard_of: Any
-) -> None:
+@dataclasses.dataclass(frozen=True)
+class RunElsewhere:
+    path: pathlib.Path
+    job_set_id: str
+    store: Store
+    chunk: ManagedJob
+    """Its chunk 1, running: save it to move the set on."""
+
+
+@pytest.fixture
+def elsewhere(tmp_path: pathlib.Path) -> Iterator[RunElsewhere]:
+    """One stored set as if a live process ran it (a sleeping one; see mark_running_in)."""
     path = tmp_path / "store.sqlite3"
     (job_set_id,) = fill_store(path, 1)
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
     try:
         store, chunk = mark_running_in(path, job_set_id, other.pid)
-        dashboard = dashboard_of(JobManager(store=path), poll_interval=0.1)
-        shown = row(dashboard, job_set_id)
-        assert (shown["state"], shown["where"], shown["read_only"]) == (
-            "running",
-            "elsewhere",
-            True,
-        )
-        send(dashboard, {"type": "open", "id": job_set_id})  # read-only, followed
-        (opened,) = dashboard.slot.children
-        assert isinstance(opened, JobSetWidget)
-        assert row(dashboard, job_set_id)["message"] == "read-only: run by another process"
-        send(dashboard, {"type": "cancel", "id": job_set_id})
-        assert "another process" in row(dashboard, job_set_id)["message"]
-        chunk.state = ChunkState.DONE
-        store.save_chunks(job_set_id, [chunk])
-        assert wait_until(lambda: row(dashboard, job_set_id)["state"] == "done", 5)
-        send(dashboard, {"type": "close"})
-        assert dashboard.slot.children == ()
+        yield RunElsewhere(path, job_set_id, store, chunk)
     finally:
         other.kill()
         other.wait()
+
+
+def test_a_set_another_process_runs_is_read_again_from_the_store(
+    elsewhere: RunElsewhere, dashboard_of: Any
+) -> None:
+    path, job_set_id = elsewhere.path, elsewhere.job_set_id
+    store, chunk = elsewhere.store, elsewhere.chunk
+    dashboard = dashboard_of(JobManager(store=path), poll_interval=0.1)
+    shown = row(dashboard, job_set_id)
+    assert (shown["state"], shown["where"], shown["read_only"]) == (
+        "running",
+        "elsewhere",
+        True,
+    )
+    send(dashboard, {"type": "open", "id": job_set_id})  # read-only, followed
+    (opened,) = dashboard.slot.children
+    assert isinstance(opened, JobSetWidget)
+    assert row(dashboard, job_set_id)["message"] == "read-only: run by another process"
+    send(dashboard, {"type": "cancel", "id": job_set_id})
+    assert "another process" in row(dashboard, job_set_id)["message"]
+    chunk.state = ChunkState.DONE
+    store.save_chunks(job_set_id, [chunk])
+    assert wait_until(lambda: row(dashboard, job_set_id)["state"] == "done", 5)
+    send(dashboard, {"type": "close"})
+    assert dashboard.slot.children == ()
 
 
 def test_closing_a_followed_set_in_the_dashboard_leaves_its_watch_following(
-    tmp_path: pathlib.Path, dashboard_of: Any
+    elsewhere: RunElsewhere, dashboard_of: Any
 ) -> None:
-    path = tmp_path / "store.sqlite3"
-    (job_set_id,) = fill_store(path, 1)
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        store, chunk = mark_running_in(path, job_set_id, other.pid)
-        manager = JobManager(store=path)
-        dashboard = dashboard_of(manager, poll_interval=0.1)
-        # A copy only the dashboard holds stops, its widget closed, when the dashboard closes it.
-        send(dashboard, {"type": "open", "id": job_set_id})
-        (alone,) = dashboard.slot.children
-        assert alone._job_set.following
+    path, job_set_id = elsewhere.path, elsewhere.job_set_id
+    store, chunk = elsewhere.store, elsewhere.chunk
+    manager = JobManager(store=path)
+    dashboard = dashboard_of(manager, poll_interval=0.1)
+    # A copy only the dashboard holds stops, its widget closed, when the dashboard closes it.
+    send(dashboard, {"type": "open", "id": job_set_id})
+    (alone,) = dashboard.slot.children
+    assert alone._job_set.following
+    send(dashboard, {"type": "close"})
+    assert not alone._job_set.following
+    assert alone.comm is None
+    watched = manager.watch(job_set_id)
+    copy = watched._job_set
+    assert copy is not alone._job_set
+    # Watched first, then opened and closed in the dashboard; then the other way round.
+    for watch_first in (True, False):
+        if not watch_first:
+            send(dashboard, {"type": "open", "id": job_set_id})
+            assert manager.watch(job_set_id) is watched
+        else:
+            send(dashboard, {"type": "open", "id": job_set_id})
+        assert dashboard.slot.children == (watched,)
         send(dashboard, {"type": "close"})
-        assert not alone._job_set.following
-        assert alone.comm is None
-        watched = manager.watch(job_set_id)
-        copy = watched._job_set
-        assert copy is not alone._job_set
-        # Watched first, then opened and closed in the dashboard; then the other way round.
-        for watch_first in (True, False):
-            if not watch_first:
-                send(dashboard, {"type": "open", "id": job_set_id})
-                assert manager.watch(job_set_id) is watched
-            else:
-                send(dashboard, {"type": "open", "id": job_set_id})
-            assert dashboard.slot.children == (watched,)
-            send(dashboard, {"type": "close"})
-            assert dashboard.slot.children == ()
-            assert watched.comm is not None, "the dashboard closed the widget watch() shows"
-            assert copy.following, "the dashboard stopped the copy watch() shows"
-        chunk.state = ChunkState.DONE
-        store.save_chunks(job_set_id, [chunk])
-        assert wait_until(lambda: copy.managed_jobs()[1].state is ChunkState.DONE, 10)
-        watched.close()
-    finally:
-        other.kill()
-        other.wait()
+        assert dashboard.slot.children == ()
+        assert watched.comm is not None, "the dashboard closed the widget watch() shows"
+        assert copy.following, "the dashboard stopped the copy watch() shows"
+    chunk.state = ChunkState.DONE
+    store.save_chunks(job_set_id, [chunk])
+    assert wait_until(lambda: copy.managed_jobs()[1].state is ChunkState.DONE, 10)
+    watched.close()
 
 
 def test_a_set_whose_process_died_turns_interrupted_and_is_not_read_again(
@@ -521,70 +532,56 @@ def test_a_set_whose_process_died_turns_interrupted_and_is_not_read_again(
 
 
 def test_the_poller_reads_the_store_only_while_a_view_shows_the_table(
-    tmp_path: pathlib.Path, dashboard_of: Any
+    elsewhere: RunElsewhere, dashboard_of: Any
 ) -> None:
-    path = tmp_path / "store.sqlite3"
-    (job_set_id,) = fill_store(path, 1)
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
-    try:
-        store, chunk = mark_running_in(path, job_set_id, other.pid)
-        dashboard = dashboard_of(JobManager(store=path), viewed=False, poll_interval=0.05)
-        assert row(dashboard, job_set_id)["where"] == "elsewhere"
-        polls = counted_polls(dashboard)
-        # A second, shown dashboard is the clock: while it polls, the first must not.
-        clock = dashboard_of(JobManager(store=path), poll_interval=0.05)
-        clock_polls = counted_polls(clock)
+    path, job_set_id = elsewhere.path, elsewhere.job_set_id
+    store, chunk = elsewhere.store, elsewhere.chunk
+    dashboard = dashboard_of(JobManager(store=path), viewed=False, poll_interval=0.05)
+    assert row(dashboard, job_set_id)["where"] == "elsewhere"
+    polls = counted_polls(dashboard)
+    # A second, shown dashboard is the clock: while it polls, the first must not.
+    clock = dashboard_of(JobManager(store=path), poll_interval=0.05)
+    clock_polls = counted_polls(clock)
 
-        def wait_clock(count: int) -> None:
-            wait_for_polls(clock_polls, count, "the shown dashboard stopped polling")
+    def wait_clock(count: int) -> None:
+        wait_for_polls(clock_polls, count, "the shown dashboard stopped polling")
 
-        assert wait_until(dashboard._paused.is_set, 10), "no view, yet the poller is not paused"
-        chunk.state = ChunkState.DONE
-        store.save_chunks(job_set_id, [chunk])
-        wait_clock(3)
-        assert wait_until(lambda: row(clock, job_set_id)["final"] == 2, 10)
-        assert not polls.acquire(blocking=False), "the poller read the store with no view"
-        assert row(dashboard, job_set_id)["final"] == 1
+    assert wait_until(dashboard._paused.is_set, 10), "no view, yet the poller is not paused"
+    chunk.state = ChunkState.DONE
+    store.save_chunks(job_set_id, [chunk])
+    wait_clock(3)
+    assert wait_until(lambda: row(clock, job_set_id)["final"] == 2, 10)
+    assert not polls.acquire(blocking=False), "the poller read the store with no view"
+    assert row(dashboard, job_set_id)["final"] == 1
 
-        show_view(dashboard, "a", True)
-        show_view(dashboard, "b", True)
-        assert polls.acquire(timeout=30), "a view was shown, yet the poller stayed paused"
-        assert wait_until(lambda: row(dashboard, job_set_id)["final"] == 2, 10)
-        while polls.acquire(blocking=False):
-            pass
-        show_view(dashboard, "a", False)  # "b" still shows it
-        assert polls.acquire(timeout=30), "one view of two was removed, and polling stopped"
-        show_view(dashboard, "b", False)
-        assert wait_until(dashboard._paused.is_set, 10), "the last view went, polling did not"
-        while polls.acquire(blocking=False):  # polls that began before the pause
-            pass
-        wait_clock(3)
-        assert not polls.acquire(blocking=False), "the poller read the store with no view"
-    finally:
-        other.kill()
-        other.wait()
+    show_view(dashboard, "a", True)
+    show_view(dashboard, "b", True)
+    assert polls.acquire(timeout=30), "a view was shown, yet the poller stayed paused"
+    assert wait_until(lambda: row(dashboard, job_set_id)["final"] == 2, 10)
+    while polls.acquire(blocking=False):
+        pass
+    show_view(dashboard, "a", False)  # "b" still shows it
+    assert polls.acquire(timeout=30), "one view of two was removed, and polling stopped"
+    show_view(dashboard, "b", False)
+    assert wait_until(dashboard._paused.is_set, 10), "the last view went, polling did not"
+    while polls.acquire(blocking=False):  # polls that began before the pause
+        pass
+    wait_clock(3)
+    assert not polls.acquire(blocking=False), "the poller read the store with no view"
 
 
 def test_a_view_that_goes_silent_is_taken_as_gone(
-    tmp_path: pathlib.Path, dashboard_of: Any, monkeypatch: pytest.MonkeyPatch
+    elsewhere: RunElsewhere, dashboard_of: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A reloaded page never says its views were removed; they stop saying they are shown.
     monkeypatch.setattr(dashboard_views, "VIEW_EXPIRY_S", 0.5)
-    path = tmp_path / "store.sqlite3"
-    (job_set_id,) = fill_store(path, 1)
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
-    try:
-        mark_running_in(path, job_set_id, other.pid)
-        dashboard = dashboard_of(JobManager(store=path), viewed=False, poll_interval=0.05)
-        polls = counted_polls(dashboard)
-        show_view(dashboard, "reloaded", True)
-        assert polls.acquire(timeout=30), "a view was shown, yet the poller stayed paused"
-        assert wait_until(dashboard._paused.is_set, 30), "a silent view kept the poller reading"
-        show_view(dashboard, "reloaded", True)  # its heartbeat, late: it shows the table again
-        assert polls.acquire(timeout=30), "a view heard from again left the poller paused"
-    finally:
-        other.kill()
-        other.wait()
+    dashboard = dashboard_of(JobManager(store=elsewhere.path), viewed=False, poll_interval=0.05)
+    polls = counted_polls(dashboard)
+    show_view(dashboard, "reloaded", True)
+    assert polls.acquire(timeout=30), "a view was shown, yet the poller stayed paused"
+    assert wait_until(dashboard._paused.is_set, 30), "a silent view kept the poller reading"
+    show_view(dashboard, "reloaded", True)  # its heartbeat, late: it shows the table again
+    assert polls.acquire(timeout=30), "a view heard from again left the poller paused"
 
 
 def test_a_view_heard_from_within_its_expiry_stays() -> None:
