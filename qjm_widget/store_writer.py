@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import sqlite3
 import sys
 import threading
 import time
@@ -198,10 +199,15 @@ class StoreWriter:
             failure: Exception | None = None
             try:
                 self._store.write(self._statements(writes.job_set, dirty, fields, block))
-            except Exception as exc:
+            except (sqlite3.Error, OSError) as exc:  # the file's: another try may do
                 failure = exc
+            except Exception:  # what it held cannot be written at all: another try cannot help
+                logger.exception(
+                    "could not write job set %s to the store %s", job_set_id, self._store.path
+                )
             with self._lock:
                 writes.writing = False
+                first_failure = failure is not None and writes.failures == 0
                 if failure is not None:
                     writes.put_back(dirty, fields, block)
                     block = None
@@ -214,7 +220,7 @@ class StoreWriter:
                     if writes.idle:
                         del self._sets[job_set_id]
                 self._changed.notify_all()
-            if failure is not None and writes.failures == 1:
+            if first_failure:
                 logger.warning(
                     "job set %s: could not write to the store %s (%s); trying again, and its "
                     "chunks whose circuits are not stored wait to be submitted",
