@@ -9,6 +9,7 @@ import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
+import psutil
 import pytest
 from conftest import basis_circuits, expected_key, wait_until
 from dask_support import CliCluster, slow_backend, slow_circuit, slow_key
@@ -64,14 +65,18 @@ def test_a_cli_cluster_runs_a_set_with_exact_counts_and_links_its_live_dashboard
 def test_a_worker_killed_mid_task_runs_the_chunk_again_elsewhere_counted_once(
     manager: JobManager, cluster: CliCluster, client: Any
 ) -> None:
-    shots = 20_000  # a few seconds of work
+    shots = 40_000  # ~6 s of one core's work
     job_set = manager.run([slow_circuit(5)], slow_backend(), executor=client, shots=shots)
     (chunk,) = job_set.managed_jobs()
     assert wait_until(lambda: chunk.state is ChunkState.RUNNING, timeout=START), chunk
     first = chunk.job.worker
-    # Executing, not only sent there: the worker reports the task's call stack.
-    assert wait_until(lambda: bool(client.call_stack(keys=[chunk.job_id])), timeout=60)
     victim = worker_names(client)[first]
+    # Executing, not only sent there: the worker's process computes. (A call_stack query is no
+    # test of it: the worker answered one only once the task had ended, 6 s later, empty.)
+    process = psutil.Process(cluster.workers[victim].pid)
+    started = sum(process.cpu_times()[:2])
+    assert wait_until(lambda: sum(process.cpu_times()[:2]) - started >= 0.5, timeout=60), chunk
+    assert chunk.state is ChunkState.RUNNING, chunk
     cluster.kill(cluster.workers[victim])
     job_set.wait(timeout=START)
     assert chunk.state is ChunkState.DONE, chunk
