@@ -20,16 +20,13 @@ that an upgrade is checked, not guessed.
 from __future__ import annotations
 
 import copy
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .ibm_listing import release_of
-
-logger = logging.getLogger(__name__)
+from .ibm_listing import is_checked_release
 
 CHECKED_RELEASES = {"qiskit_ibm_runtime": ("0.51",), "qiskit_ibm_provider": ("0.11",)}
 CHECK_TTL = 10.0
@@ -75,15 +72,8 @@ class SharedRead:
 
 def checked(package: str) -> bool:
     """Whether the installed release of IBM client ``package`` is one this was checked against."""
-    if release_of(package) in CHECKED_RELEASES.get(package, ()):
-        return True
-    logger.info(
-        "%s %s is not one of %s: each job reads its checks again",
-        package,
-        release_of(package),
-        ", ".join(CHECKED_RELEASES.get(package, ())),
-    )
-    return False
+    releases = CHECKED_RELEASES.get(package, ())
+    return is_checked_release(package, releases, "each job reads its checks again")
 
 
 def share_checks(package: str, backend: Any) -> bool:

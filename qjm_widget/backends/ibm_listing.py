@@ -91,6 +91,17 @@ def release_of(package: str) -> str:
     return ".".join(version.split(".")[:2])
 
 
+def is_checked_release(package: str, releases: Sequence[str], otherwise: str) -> bool:
+    """Whether the installed release of ``package`` is one of ``releases`` (those a module's
+    private names were checked against); logs ``otherwise`` (what is done instead) if not."""
+    if release_of(package) in releases:
+        return True
+    logger.info(
+        "%s %s is not one of %s: %s", package, release_of(package), ", ".join(releases), otherwise
+    )
+    return False
+
+
 def _job_class(client: _Client) -> type | None:
     module, _, name = client.job_class.rpartition(".")
     try:
@@ -166,13 +177,7 @@ def listing_for(package: str) -> JobListing | None:
     client = next((c for c in CHECKED if c.package == package), None)
     if client is None:
         return None
-    if release_of(package) not in client.releases:
-        logger.info(
-            "%s %s is not one of %s: job statuses are read one by one",
-            package,
-            release_of(package),
-            ", ".join(client.releases),
-        )
+    if not is_checked_release(package, client.releases, "job statuses are read one by one"):
         return None
     job_class = _job_class(client)
     if job_class is None or not hasattr(job_class, "job_id"):
