@@ -52,6 +52,8 @@ def result_header(fields: dict[str, Any]) -> Any:
 class SliceResult(abc.ABC):
     """Results of one slice (an experiment, or some of its points), point by point."""
 
+    __slots__ = ()  # a set holds one per experiment: no dict each
+
     @property
     @abc.abstractmethod
     def num_points(self) -> int: ...
@@ -69,18 +71,26 @@ class SliceResult(abc.ABC):
         return []
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class CircuitSliceResult(SliceResult):
-    """A BackendV2 job's ExperimentResults for the slice's points, in order."""
+    """A BackendV2 job's ExperimentResults for the slice's points, in order:
+    ``job_results[start:stop]``. The slices of one job share its one list, so that a set holds
+    no list per experiment and a chunk's results combine in one step (:func:`job_results_of`)."""
 
-    results: list[ExperimentResult]
+    job_results: list[ExperimentResult]
+    start: int
+    stop: int
+
+    @property
+    def results(self) -> list[ExperimentResult]:
+        return self.job_results[self.start : self.stop]
 
     @property
     def num_points(self) -> int:
-        return len(self.results)
+        return self.stop - self.start
 
     def counts(self, point: int | None = None) -> dict[str, int]:
-        chosen = self.results if point is None else [self.results[point]]
+        chosen = self.results if point is None else [self.experiment_result(point)]
         if len(chosen) == 1:
             return experiment_counts(chosen[0]) or {}
         total: Counter[str] = Counter()
@@ -89,7 +99,9 @@ class CircuitSliceResult(SliceResult):
         return dict(total)
 
     def experiment_result(self, point: int) -> ExperimentResult:
-        return self.results[point]
+        if not 0 <= point < self.stop - self.start:
+            raise IndexError(f"point {point} of a slice of {self.stop - self.start}")
+        return self.job_results[self.start + point]
 
     def failures(self) -> list[tuple[int, str]]:
         return [
@@ -99,7 +111,23 @@ class CircuitSliceResult(SliceResult):
         ]
 
 
-@dataclass(eq=False)
+def job_results_of(parts: Sequence[SliceResult]) -> list[ExperimentResult] | None:
+    """The one job's ExperimentResults that a chunk's slices cut, in order and all of them, or
+    None where the slices are not such a cut (a sampler's, or put together otherwise)."""
+    whole: list[ExperimentResult] | None = None
+    through = 0
+    for part in parts:
+        if not isinstance(part, CircuitSliceResult) or part.start != through:
+            return None
+        if whole is None:
+            whole = part.job_results
+        elif part.job_results is not whole:
+            return None
+        through = part.stop
+    return whole if whole is not None and through == len(whole) else None
+
+
+@dataclass(eq=False, slots=True)
 class PubSliceResult(SliceResult):
     """A sampler job's data for the slice: every register's BitArray of shape (points,)."""
 
@@ -179,10 +207,11 @@ def slice_results_of_circuits(
         raise RuntimeError(
             f"the backend returned {len(results)} results for {sum(points)} circuits and points"
         )
+    shared = list(results)
     cut: list[SliceResult] = []
     start = 0
     for count in points:
-        cut.append(CircuitSliceResult(list(results[start : start + count])))
+        cut.append(CircuitSliceResult(shared, start, start + count))
         start += count
     return cut
 

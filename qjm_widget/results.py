@@ -17,7 +17,7 @@ from .chunk import ChunkState, ManagedJob
 from .exceptions import JobManagerInvalidInputError, ManagedResultDataNotAvailable
 from .lookup import ExperimentKey as ExperimentKey
 from .lookup import ExperimentLookup
-from .outcomes import PubSliceResult, concatenate_points, concatenate_shots
+from .outcomes import PubSliceResult, concatenate_points, concatenate_shots, job_results_of
 from .workload import Loc
 
 if TYPE_CHECKING:
@@ -183,12 +183,13 @@ class ManagedResults:
             return 0
         return spec.point_index(loc)
 
-    def _result(self, experiments: list[ExperimentResult]) -> Result:
+    def _result(self, experiments: list[ExperimentResult], succeeded: bool = False) -> Result:
+        """``succeeded``: every experiment is known to have succeeded (none is read again)."""
         return Result(
             backend_name=self.backend_name,
             backend_version=self.backend_version,
             job_id=self.job_set_id,
-            success=all(e.success for e in experiments),
+            success=succeeded or all(e.success for e in experiments),
             results=experiments,
         )
 
@@ -292,17 +293,17 @@ class ManagedResults:
         experiment result per circuit and point (as one Aer job with the same
         ``parameter_binds`` orders them), or, for a set run on a sampler, a PrimitiveResult of
         each experiment's :meth:`pub_result`."""
-        if self.success and self._one_chunk_each() and not self._from_sampler():
-            # Each experiment whole in one chunk (the usual plan): the chunks' results in
-            # order are the combined ones, with no entry to make per experiment.
-            return self._result(
-                [
-                    part.experiment_result(point)
-                    for chunk in self._chunks
-                    for offset, part in enumerate(chunk.results or ())
-                    for point in range(self._experiments[chunk.start_index + offset].num_points)
-                ]
-            )
+        if self.success and self._one_chunk_each():
+            # Each experiment whole in one chunk (the usual plan): each chunk's job results,
+            # in order, are the combined ones, with no entry to make per experiment.
+            combined: list[ExperimentResult] = []
+            for chunk in self._chunks:
+                whole = job_results_of(chunk.results or ())
+                if whole is None:
+                    break
+                combined.extend(whole)
+            else:
+                return self._result(combined, succeeded=True)
         entries = [self._entry_of(i) for i in range(len(self._experiments))]
         missing = [i for i, e in enumerate(entries) if isinstance(e, _Unavailable)]
         if missing:

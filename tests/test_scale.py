@@ -24,7 +24,7 @@ from support import (
 )
 
 from qjm_widget import JobManager, JobManagerJobNotFound, JobSetEvent, ManagedJobSet
-from qjm_widget.outcomes import CircuitSliceResult
+from qjm_widget.outcomes import CircuitSliceResult, job_results_of
 from qjm_widget.testing import FaultyBackend
 
 SHOTS = 4
@@ -68,6 +68,35 @@ def test_thousands_of_experiments_have_exact_counts_in_every_view(manager: JobMa
     assert [job_set.merged_counts(f"basis_{i}") for i in range(0, count, 89)] == exact(count)[::89]
     assert [merged.at(i, 0) for i in range(0, count, 61)] == exact(count)[::61]
     assert job_set.merged_counts() == exact_aggregate(count)
+
+
+def test_combine_results_hands_over_each_jobs_results_without_a_copy_per_experiment(
+    manager: JobManager,
+) -> None:
+    """The slices of a job share its one list of ExperimentResults, and combining a set whose
+    experiments are each whole in one chunk joins those lists: the combined results are the
+    job's own objects, in order."""
+    count, per_job = 300, 30
+    job_set = manager.run(
+        basis_circuits(count), AerSimulator(), max_experiments_per_job=per_job, shots=SHOTS
+    )
+    results = job_set.results(timeout=60)
+    chunks = job_set.managed_jobs()
+    cuts = [job_results_of(chunk.results or ()) for chunk in chunks]
+    assert all(cut is not None and len(cut) == per_job for cut in cuts)
+    combined = results.combine_results()
+    assert combined.success
+    joined = [e for cut in cuts if cut for e in cut]
+    assert len(combined.results) == count
+    assert all(a is b for a, b in zip(combined.results, joined, strict=True))
+    assert combined.get_counts() == exact(count)
+    # Slices that are not one job's results, whole and in order, are not mistaken for them.
+    first, second = (chunk.results or () for chunk in chunks[:2])
+    assert job_results_of(list(first)[:-1]) is None, "a job's results, not all of them"
+    assert job_results_of(list(first)[1:]) is None, "not from the start"
+    assert job_results_of([*first, *second]) is None, "two jobs' slices"
+    assert job_results_of(list(reversed(list(first)))) is None, "out of order"
+    assert job_results_of([]) is None
 
 
 def test_lookups_by_name_and_circuit_keep_the_first_match_and_identity_first(

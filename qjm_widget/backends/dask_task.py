@@ -102,6 +102,7 @@ def _encode(result: SliceResult) -> dict[str, Any]:
 def decode(payload: Mapping[str, Any]) -> list[SliceResult]:
     """The SliceResults of a finished task's payload, one per slice."""
     results: list[SliceResult] = []
+    experiments: list[ExperimentResult] = []  # every slice's points: one list they share
     for item in payload["results"]:
         if "registers" in item:
             registers = {
@@ -112,7 +113,7 @@ def decode(payload: Mapping[str, Any]) -> list[SliceResult]:
                 PubSliceResult(registers, item["metadata"], item["header"], item["memory"])
             )
             continue
-        experiments = []
+        start = len(experiments)
         for point in item["points"]:
             data = {k: point[k] for k in ("counts", "memory") if k in point}
             experiments.append(
@@ -124,7 +125,7 @@ def decode(payload: Mapping[str, Any]) -> list[SliceResult]:
                     status=point["status"],
                 )
             )
-        results.append(CircuitSliceResult(experiments))
+        results.append(CircuitSliceResult(experiments, start, len(experiments)))
     return results
 
 
