@@ -7,7 +7,11 @@ chunks of 100 experiments. While each set runs, a listener calls ``counts()`` an
 finished chunk is timed around the real method. Once both sets are done, in 5 interleaved
 rounds (medians): ``results()`` (building the results object), ``combine_results()``,
 ``get_counts(i)`` of every experiment, ``get_counts(name)`` of every tenth, a ``counts()``
-snapshot, its ``per_experiment``, and ``merged_counts(i)`` of every experiment.
+snapshot, its ``per_experiment``, and ``merged_counts(i)`` of every experiment; beside them two
+reads that are not the manager's, to show what memory costs: each result touched once, and one
+list of every result (what ``combine_results()`` cannot do with less). Each read runs twice
+a round: as it comes, after the reads before it (which leave a 10,000 set's objects in the
+CPU's caches, not a 100,000 set's), and again with the caches evicted first.
 
 Every figure is CPU time of the thread doing the work (the machine is shared, and a listener's
 wall time includes waits for the set's lock), with the garbage collector's share shown apart;
@@ -32,6 +36,7 @@ from qiskit import QuantumCircuit
 from qiskit_aer import AerSimulator
 
 from qjm_widget import JobManager, JobSetEvent
+from qjm_widget.outcomes import job_results_of
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from view_update import measure
@@ -96,6 +101,23 @@ def cpu_seconds(work: Callable[[], Any]) -> tuple[float, float]:
     start, gc_start = time.thread_time(), GC.spent()
     work()
     return time.thread_time() - start, GC.spent() - gc_start
+
+
+EVICTION = bytearray(128 * 2**20)
+"""Four times the CPU's last-level cache (32 MiB here)."""
+
+
+def evict_caches() -> None:
+    """Writes a line of every 64 bytes of EVICTION: what a read costs next is what it costs
+    on objects nothing read just before, as when a user calls it once after a long run."""
+    EVICTION[::64] = bytes(len(EVICTION) // 64)
+
+
+def join(lists: list[list[Any]]) -> list[Any]:
+    joined: list[Any] = []
+    for part in lists:
+        joined.extend(part)
+    return joined
 
 
 Timing = tuple[float, float]
@@ -173,10 +195,14 @@ class Measured:
             raise SystemExit("combine_results() has the wrong counts")
 
     def round(self) -> None:
-        """Each read once, CPU seconds."""
+        """Each read once as it comes (after the reads before it), then once more with the
+        CPU's caches evicted first; CPU seconds."""
         results, job_set, n = self.results, self.job_set, self.n
         chunks = job_set.managed_jobs()
+        job_results = [job_results_of(chunk.results or ()) or [] for chunk in chunks]
         work: dict[str, Callable[[], Any]] = {
+            # What combine_results() cannot do with less: one list of the set's results.
+            "floor: one list of every result": lambda: join(job_results),
             # Not our code: what touching each experiment's result once costs. Where it grows
             # more than 10x, the larger set's objects are out of the CPU's caches (32 MiB of
             # L3 here: 10,000 results fit, 100,000 do not), and every read below pays that.
@@ -195,6 +221,10 @@ class Measured:
         }
         for label, read in work.items():
             self.rounds.setdefault(label, []).append(cpu_seconds(read))
+            evict_caches()
+            self.rounds.setdefault(f"  {label.split(':')[0]}, caches evicted", []).append(
+                cpu_seconds(read)
+            )
 
     def figures(self) -> dict[str, Timing]:
         events = self.events

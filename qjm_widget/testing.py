@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from qiskit import QuantumCircuit
 from qiskit.primitives import BaseSamplerV2
-from qiskit.providers import BackendV2, JobError, JobStatus, JobV1, Options
+from qiskit.providers import BackendV2, JobError, JobStatus, JobTimeoutError, JobV1, Options
 
 from .backends.backend_v2 import runs_inside_submit, serial_run_lock
 from .backends.ibm_errors import PENDING_JOB_LIMIT_CODE
@@ -206,11 +206,14 @@ class FaultyJob(JobV1):
         return "injected fault: the job ended in ERROR" if self._ends_in_error else None
 
     def result(self, timeout: float | None = None) -> Any:
+        deadline = None if timeout is None else time.monotonic() + timeout
         delay = self._release_at - time.monotonic()
         if delay > 0:
-            time.sleep(delay)
+            time.sleep(delay if timeout is None else min(delay, timeout))
         if self._faults.release is not None:
-            self._faults.release.wait(timeout)
+            self._faults.release.wait(None if deadline is None else deadline - time.monotonic())
+        if not self._cancelled and self._held():
+            raise JobTimeoutError(f"job {self.job_id()} was still queued after {timeout} s")
         inner = self._started()
         if inner is None:
             if self._cancelled:

@@ -4,6 +4,7 @@ calls on the same objects still read IBM every time."""
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Iterator
 
@@ -101,3 +102,18 @@ def test_the_clients_usage_warning_still_reaches_the_user(
     # The client warned before each job, from the one answer the set read.
     said = [w for w in caught if "no more time available" in str(w.message)]
     assert len(said) == CHUNKS, [str(w.message) for w in caught]
+
+
+def test_the_users_objects_still_copy_with_the_clients_own_reads(
+    api: RuntimeStandIn, manager: JobManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ibm_checks, "CHECK_TTL", 3600.0)
+    backend = api.service().backend("fake_manila")
+    run_set(api, manager, backend)
+    service = backend.service  # type: ignore[attr-defined]
+    assert isinstance(vars(service)["usage"], ibm_checks.SharedRead), "nothing shared"
+    copied = copy.deepcopy(service)
+    # The copy's usage is the client's own method, of the copy: no lock or answers of ours.
+    assert copied.usage.__func__ is type(service).usage
+    assert copied.usage.__self__ is copied
+    assert not isinstance(vars(copy.deepcopy(backend)).get("status"), ibm_checks.SharedRead)

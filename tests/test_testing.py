@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
 from conftest import basis_circuit, basis_circuits, expected_key, wait_until
 from qiskit.primitives import StatevectorSampler
-from qiskit.providers import JobError, JobStatus
+from qiskit.providers import JobError, JobStatus, JobTimeoutError
 from qiskit.providers.basic_provider import BasicSimulator
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
@@ -110,6 +111,18 @@ def test_held_job_reports_queued_then_done(kind: str) -> None:
     assert job.inner_job is None, "the real job must not start while held"
     assert finished(job) is JobStatus.DONE
     assert counts_of(job) == {expected_key(5): SHOTS}
+
+
+@pytest.mark.parametrize("kind", ["backend", "sampler"])
+def test_result_of_a_held_job_times_out_as_a_timeout_then_runs_once_released(kind: str) -> None:
+    release = threading.Event()
+    job = run_one(wrapper(kind, release=release), 3)
+    with pytest.raises(JobTimeoutError, match=r"still queued after 0\.2 s"):
+        job.result(timeout=0.2)
+    assert job.status() is JobStatus.QUEUED
+    assert job.inner_job is None
+    release.set()
+    assert counts_of(job) == {expected_key(3): SHOTS}
 
 
 @pytest.mark.parametrize("kind", ["backend", "sampler"])

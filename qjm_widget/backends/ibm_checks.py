@@ -69,6 +69,11 @@ class SharedRead:
             # A copy: the client may change what it is given (it adds to the usage dict).
             return copy.deepcopy(kept[1])
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A copy or pickle of the user's object (which holds this) gets the client's own
+        # method back, not our lock and answers.
+        return (getattr, (self._read.__self__, self._read.__name__))
+
 
 def checked(package: str) -> bool:
     """Whether the installed release of IBM client ``package`` is one this was checked against."""
