@@ -230,7 +230,10 @@ class JobManager:
                 # The row now, the circuits off this thread: run() returns at once.
                 self.store.begin_job_set(snapshot(job_set))
                 self.store.writer.add(job_set)
-                job_set._hold_submits(partial(self.store.writer.stored, job_set.job_set_id()))
+                writer, job_set_id = self.store.writer, job_set.job_set_id()
+                job_set._hold_submits(
+                    partial(writer.stored, job_set_id), partial(writer.why_held, job_set_id)
+                )
             elif not as_stored:
                 # Chunks found LOST are written as such; ownership is claimed only by running.
                 self.store.save_chunks(job_set.job_set_id(), job_set.managed_jobs())

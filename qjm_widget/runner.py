@@ -87,14 +87,21 @@ class ChunkRunner:
         self._limit_waits = 0
         self._may_submit: Callable[[ManagedJob], bool] = _always
         """False while a chunk must not go yet: its circuits are not stored (store_writer)."""
+        self._why_held: Callable[[], str | None] = _nothing
+        """Why chunks are held beyond a moment (the store cannot be written), for their note."""
+        self._held_note: str | None = None
+        """The note the held chunks show now."""
         self._settle: Callable[[], object] = _nothing
         """What wait() waits for once every chunk is final: the store's writer."""
 
-    def _hold_submits(self, until: Callable[[ManagedJob], bool]) -> None:
+    def _hold_submits(
+        self, until: Callable[[ManagedJob], bool], why: Callable[[], str | None]
+    ) -> None:
         """Submit each chunk only once ``until(chunk)``; whoever makes it true calls
-        ``_start()`` to have the set look again."""
+        ``_start()`` to have the set look again, and does so too when ``why()`` (the note of
+        the chunks held, None while holding them is only a moment's) changes."""
         with self._lock:
-            self._may_submit = until
+            self._may_submit, self._why_held = until, why
 
     def _settle_with(self, settle: Callable[[], object]) -> None:
         """Have wait() (and results()) also wait for ``settle()`` once every chunk is final."""
@@ -174,6 +181,7 @@ class ChunkRunner:
                 chunk.attempts += 1
                 self._move(chunk, ChunkState.SUBMITTING)
                 tasks.append(self._task(partial(self._submit, chunk)))
+            self._note_held()
             if self._in_flight and not self._polling and now >= self._next_poll:
                 self._polling = True
                 tasks.append(self._task(self._poll))
@@ -189,6 +197,22 @@ class ChunkRunner:
                 finished = False
         self._events.flush()
         return tasks, min(wakes) if wakes else None, finished
+
+    def _note_held(self) -> None:
+        """Each chunk held for the store shows why, once that is more than a moment (lock
+        held); the note goes when the hold does."""
+        held = bool(self._pending) and not self._may_submit(self._chunks[self._pending[0]])
+        note = self._why_held() if held else None
+        if note == self._held_note:
+            return
+        old, self._held_note = self._held_note, note
+        for index in self._pending:
+            chunk = self._chunks[index]
+            if chunk.state is not ChunkState.PENDING or chunk.note != old:
+                continue
+            if note is None or not self._may_submit(chunk):
+                chunk.note = note
+                self._announce(chunk)
 
     def _task(self, work: Callable[[], None]) -> Task:
         """Wrap ``work`` so the set counts it as running until it returns (lock held)."""

@@ -60,6 +60,8 @@ class _SetWrites:
     writing: bool = False
     failures: int = 0
     """Writes of the set that failed in a row."""
+    failure: str = ""
+    """Why the last of them failed."""
     retry_at: float = 0.0
     """After a failed write: no other before this (monotonic clock)."""
 
@@ -120,6 +122,18 @@ class StoreWriter:
             writes = self._sets.get(job_set_id)
             # Not "no blocks left": the last one leaves the queue before it is committed.
             return writes is None or chunk.end_index <= writes.stored_through
+
+    def why_held(self, job_set_id: str) -> str | None:
+        """Why the set's chunks whose circuits are not stored wait, while writing them fails;
+        None while they wait only for the writer's turn."""
+        with self._lock:
+            writes = self._sets.get(job_set_id)
+            if writes is None or not writes.failures or not writes.blocks:
+                return None
+            return (
+                f"waits for its circuits to be stored: the store cannot be written "
+                f"({writes.failure}); trying again"
+            )
 
     def chunk_changed(self, job_set: ManagedJobSet, index: int, new_results: bool) -> None:
         with self._lock:
@@ -210,6 +224,7 @@ class StoreWriter:
                 first_failure = failure is not None and writes.failures == 0
                 if failure is not None:
                     writes.put_back(dirty, fields, block)
+                    writes.failure = str(failure)
                     block = None
                 else:
                     if block is not None:
@@ -228,8 +243,9 @@ class StoreWriter:
                     self._store.path,
                     failure,
                 )
-            if block is not None:
-                writes.job_set._start()  # chunks whose circuits are now stored may go
+            if block is not None or first_failure:
+                # Chunks whose circuits are now stored may go; or those held show why.
+                writes.job_set._start()
 
     @staticmethod
     def _take_block(writes: _SetWrites) -> tuple[int, int] | None:

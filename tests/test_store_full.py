@@ -23,6 +23,7 @@ NUM = 6
 PER_JOB = 2
 TIMEOUT = 120
 FAILED_WRITE = "could not write to the store"
+HELD = "waits for its circuits to be stored: the store cannot be written"
 
 
 def padded(index: int) -> QuantumCircuit:
@@ -77,9 +78,14 @@ def test_circuits_that_cannot_be_stored_hold_their_chunks_until_they_are(
         )
         assert wait_until(lambda: failed_writes(caplog), TIMEOUT), "no write failed"
         assert "full" in failed_writes(caplog)[0], failed_writes(caplog)
-        # Nothing goes while the store lacks its circuits.
+        # Nothing goes while the store lacks its circuits, and each chunk held says why.
+        assert wait_until(
+            lambda: all(HELD in (c.note or "") for c in job_set.managed_jobs()), TIMEOUT
+        ), job_set.report()
+        assert "full" in (job_set.managed_jobs()[0].note or "")
         assert all(c.job_id is None for c in job_set.managed_jobs()), job_set.report()
     assert_exact(job_set)
+    assert not [c.note for c in job_set.managed_jobs() if HELD in (c.note or "")]
     assert_whole(tmp_path, job_set.job_set_id(), circuits)
 
 

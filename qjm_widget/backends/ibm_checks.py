@@ -72,7 +72,8 @@ class SharedRead:
     def __reduce__(self) -> tuple[Any, ...]:
         # A copy or pickle of the user's object (which holds this) gets the client's own
         # method back, not our lock and answers.
-        return (getattr, (self._read.__self__, self._read.__name__))
+        method: Any = self._read  # a bound method of the client's object
+        return (getattr, (method.__self__, method.__name__))
 
 
 def checked(package: str) -> bool:
