@@ -15,8 +15,9 @@ CPU's caches, not a 100,000 set's), and again with the caches evicted first.
 
 Every figure is CPU time of the thread doing the work (the machine is shared, and a listener's
 wall time includes waits for the set's lock), with the garbage collector's share shown apart;
-printed for both sizes with the ratio 100k / 10k: target <= 11 (linear; per-event work that
-does not grow with the set).
+printed for both sizes with the ratio 100k / 10k: target <= 11 (linear) for ``results()`` and
+``combine_results()``, the others shown beside them; per event, medians that should not grow
+with the set.
 
 At the end, the widget benchmark at 20,000 chunks (view_update.measure; target p95 <= 16 ms).
 """
@@ -252,7 +253,13 @@ def median_key(times: list[Timing]) -> Callable[[Timing], float]:
     return lambda timing: abs(timing[0] - middle)
 
 
-def verdict(ratio: float) -> str:
+TARGETED = ("results()", "combine_results()")
+"""The reads the target is set for (issue 11); the others' ratios are shown beside them."""
+
+
+def verdict(label: str, ratio: float) -> str:
+    if label.strip().split(",")[0] not in TARGETED:
+        return "(no target)"
     return "OK" if ratio <= TARGET_RATIO else "MISSED"
 
 
@@ -272,15 +279,18 @@ def main() -> None:
         for measured in sets:
             measured.round()
     small, large = sets
-    print(f"  {'':40} {SIZES[0]:>12,} {SIZES[1]:>12,}   ratio (target <= {TARGET_RATIO:.0f})")
+    print(
+        f"  {'':40} {SIZES[0]:>12,} {SIZES[1]:>12,}   ratio (target <= {TARGET_RATIO:.0f} for "
+        f"{' and '.join(TARGETED)})"
+    )
     low, high = small.figures(), large.figures()
     for label in low:
         (cpu_low, gc_low), (cpu_high, gc_high) = low[label], high[label]
         ratio, ratio_net = cpu_high / cpu_low, (cpu_high - gc_high) / (cpu_low - gc_low)
         print(
             f"  {label:40} {cpu_low * 1e3:>10.2f}ms {cpu_high * 1e3:>10.2f}ms   x{ratio:.2f} "
-            f"{verdict(ratio)}; without GC pauses ({gc_low * 1e3:.1f} / {gc_high * 1e3:.1f} ms) "
-            f"x{ratio_net:.2f} {verdict(ratio_net)}"
+            f"{verdict(label, ratio)}; without GC pauses ({gc_low * 1e3:.1f} / "
+            f"{gc_high * 1e3:.1f} ms) x{ratio_net:.2f} {verdict(label, ratio_net)}"
         )
     low, high = small.per_event(), large.per_event()
     for label in low:
