@@ -136,6 +136,10 @@ def total_usage(chunks: Sequence[ManagedJob]) -> float | None:
     return sum(figures) if figures else None
 
 
+_Slice = tuple[int, int, tuple[int, int, int] | None, int | None]
+"""First and last experiment, the points of the one experiment cut along them, shots."""
+
+
 def plan_chunks(
     points: Sequence[int],
     shots: Sequence[int | None],
@@ -150,7 +154,18 @@ def plan_chunks(
     whose points alone exceed that is cut along its points into chunks of its own. Each chunk
     is then repeated once per shot part where its shots exceed ``max_shots_per_job``.
     """
-    slices: list[tuple[int, int, tuple[int, int, int] | None, int | None]] = []
+    if max_executions_per_job is None and shots.count(shots[0] if shots else None) == len(shots):
+        # No cap on executions and one count of shots (the usual set, 10^5 circuits): the
+        # groups are runs of experiments_per_job, whatever the points, with no pass over them.
+        if len(points) != len(shots):
+            raise ValueError(f"{len(points)} experiments' points for {len(shots)} shots")
+        last = len(points) - 1
+        uniform = [
+            (start, min(start + experiments_per_job - 1, last), None, shots[start])
+            for start in range(0, len(points), experiments_per_job)
+        ]
+        return _chunks_of(uniform, max_shots_per_job)
+    slices: list[_Slice] = []
     group: list[int] = []
     group_executions = 0
 
@@ -183,7 +198,11 @@ def plan_chunks(
         group.append(index)
         group_executions += executions
     close_group()
+    return _chunks_of(slices, max_shots_per_job)
 
+
+def _chunks_of(slices: Sequence[_Slice], max_shots_per_job: int | None) -> list[ManagedJob]:
+    """Each slice a chunk, repeated once per shot part."""
     chunks: list[ManagedJob] = []
     for start, end, part, slice_shots in slices:
         for shot_part in _shot_parts(slice_shots, max_shots_per_job):

@@ -79,3 +79,29 @@ def test_chunk_tag_must_be_a_number() -> None:
     assert chunk_index(["qjm_chunk_x", "qjm_chunk_"]) is None
     assert chunk_index(["other", "qjm_chunk_12"]) == 12
     assert Plan(3, 1, None, None).chunks()[-1].end_index == 2
+
+
+@pytest.mark.parametrize(
+    ("points", "shots", "per_job", "max_shots"),
+    [
+        ([1] * 10, [100] * 10, 3, None),
+        ([1] * 10, [100] * 10, 10, None),
+        ([1] * 10, [100] * 10, 25, 30),
+        ([4, 1, 9, 2, 2], [50] * 5, 2, 20),  # sweeps: points do not cut without a cap
+        ([1] * 6, [None] * 6, 4, None),
+        ([], [], 3, None),
+    ],
+)
+def test_sets_of_one_shot_count_without_an_executions_cap_are_cut_as_the_general_cut(
+    points: list[int], shots: list[int | None], per_job: int, max_shots: int | None
+) -> None:
+    """No executions cap and one count of shots takes a shortcut (no pass over the
+    experiments); a cap too large to bind takes the general one: the cuts are the same."""
+
+    def cut(cap: int | None) -> list[tuple[object, ...]]:
+        chunks = plan_chunks(points, shots, per_job, cap, max_shots_per_job=max_shots)
+        return [(c.index, c.start_index, c.end_index, c.points, c.shots) for c in chunks]
+
+    assert cut(None) == cut(10**18)
+    with pytest.raises(ValueError, match="points for"):
+        plan_chunks([*points, 1], shots, per_job, max_shots_per_job=max_shots)
