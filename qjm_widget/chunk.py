@@ -154,7 +154,8 @@ def plan_chunks(
     whose points alone exceed that is cut along its points into chunks of its own. Each chunk
     is then repeated once per shot part where its shots exceed ``max_shots_per_job``.
     """
-    if max_executions_per_job is None and shots.count(shots[0] if shots else None) == len(shots):
+    one_count_of_shots = not shots or shots.count(shots[0]) == len(shots)
+    if max_executions_per_job is None and one_count_of_shots:
         # No cap on executions and one count of shots (the usual set, 10^5 circuits): the
         # groups are runs of experiments_per_job, whatever the points, with no pass over them.
         if len(points) != len(shots):

@@ -49,7 +49,7 @@ class Experiment:
     @property
     def num_points(self) -> int:
         # Read for every experiment in run(): a bound circuit's answer without the shape's.
-        return 1 if self.values is None else math.prod(self.values.shape[:-1])
+        return 1 if self.values is None else math.prod(self.shape)
 
     @property
     def parameters(self) -> list[Parameter]:
