@@ -111,20 +111,26 @@ class CircuitSliceResult(SliceResult):
         ]
 
 
+class JobSlices(list[SliceResult]):
+    """A chunk's slices of one BackendV2 job: ``job_results`` cut in order, all of it, into one
+    CircuitSliceResult per slice. Made only by :func:`slice_results_of_circuits` and never
+    changed, so that combining the chunk hands over the job's list without reading each slice."""
+
+    __slots__ = ("job_results",)
+
+    def __init__(self, job_results: list[ExperimentResult], points: Sequence[int]) -> None:
+        super().__init__()
+        self.job_results = job_results
+        start = 0
+        for count in points:
+            self.append(CircuitSliceResult(job_results, start, start + count))
+            start += count
+
+
 def job_results_of(parts: Sequence[SliceResult]) -> list[ExperimentResult] | None:
     """The one job's ExperimentResults that a chunk's slices cut, in order and all of them, or
     None where the slices are not such a cut (a sampler's, or put together otherwise)."""
-    whole: list[ExperimentResult] | None = None
-    through = 0
-    for part in parts:
-        if not isinstance(part, CircuitSliceResult) or part.start != through:
-            return None
-        if whole is None:
-            whole = part.job_results
-        elif part.job_results is not whole:
-            return None
-        through = part.stop
-    return whole if whole is not None and through == len(whole) else None
+    return parts.job_results if isinstance(parts, JobSlices) else None
 
 
 @dataclass(eq=False, slots=True)
@@ -201,19 +207,13 @@ def _as_ints(bits: BitArray, wide: bool) -> np.ndarray[Any, Any]:
 
 def slice_results_of_circuits(
     results: Sequence[ExperimentResult], points: Sequence[int]
-) -> list[SliceResult]:
+) -> JobSlices:
     """A BackendV2 job's results (one per point, slice after slice) cut into slices."""
     if len(results) != sum(points):
         raise RuntimeError(
             f"the backend returned {len(results)} results for {sum(points)} circuits and points"
         )
-    shared = list(results)
-    cut: list[SliceResult] = []
-    start = 0
-    for count in points:
-        cut.append(CircuitSliceResult(shared, start, start + count))
-        start += count
-    return cut
+    return JobSlices(list(results), points)
 
 
 def pub_slice_result(

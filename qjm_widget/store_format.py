@@ -20,9 +20,9 @@ from .chunk import ManagedJob
 from .counts import header_dict
 from .exceptions import JobManagerError
 from .outcomes import (
-    CircuitSliceResult,
     PubSliceResult,
     SliceResult,
+    job_results_of,
     result_header,
     slice_results_of_circuits,
 )
@@ -151,9 +151,9 @@ def experiments_from_rows(
 def slice_results_to_rows(results: Sequence[SliceResult]) -> tuple[str, bytes | None]:
     """A chunk's results: ExperimentResults as JSON rows (one per point), or a sampler's bit
     arrays as npz with their registers, metadata and header as JSON."""
-    if all(isinstance(r, CircuitSliceResult) for r in results):
-        flat = [e for r in results if isinstance(r, CircuitSliceResult) for e in r.results]
-        return results_to_json(flat), None
+    whole = job_results_of(results)
+    if whole is not None:
+        return results_to_json(whole), None
     pubs = []
     arrays: dict[str, np.ndarray[Any, Any]] = {}
     for i, result in enumerate(results):

@@ -29,6 +29,7 @@ from qjm_widget import ChunkState, JobManager, JobManagerInvalidInputError
 from qjm_widget.backends import DaskAdapter
 from qjm_widget.backends.dask import CANNOT_CANCEL, DaskTask
 from qjm_widget.backends.shipping import describe, rebuild
+from qjm_widget.outcomes import job_results_of
 from qjm_widget.testing import FaultyBackend
 from qjm_widget.widget import JobSetWidget
 
@@ -81,6 +82,11 @@ def test_each_chunk_is_a_task_named_for_its_set_chunk_and_attempt_with_exact_cou
         assert chunk.job.worker in workers, chunk.job
     for index in range(7):
         assert results.get_counts(index) == {expected_key(index): SHOTS}, index
+    # Each task's results decode to one list, which combining hands over whole.
+    cuts = [job_results_of(chunk.results or ()) for chunk in job_set.managed_jobs()]
+    assert [len(cut or ()) for cut in cuts] == [3, 3, 1]
+    joined = [e for cut in cuts for e in cut or ()]
+    assert all(a is b for a, b in zip(results.combine_results().results, joined, strict=True))
     assert our_keys(client) == set(), "a fetched result is released on the cluster"
 
 

@@ -5,6 +5,7 @@ replace counts at scale. No timing here: benchmarks/scale.py times the same path
 
 from __future__ import annotations
 
+import pathlib
 import threading
 import tracemalloc
 from collections import Counter
@@ -90,13 +91,33 @@ def test_combine_results_hands_over_each_jobs_results_without_a_copy_per_experim
     assert len(combined.results) == count
     assert all(a is b for a, b in zip(combined.results, joined, strict=True))
     assert combined.get_counts() == exact(count)
-    # Slices that are not one job's results, whole and in order, are not mistaken for them.
+    # Only a job's own cut hands its list over: slices put together otherwise, even of one
+    # job's results, are read one by one.
     first, second = (chunk.results or () for chunk in chunks[:2])
+    assert job_results_of(list(first)) is None, "a copy of the cut"
     assert job_results_of(list(first)[:-1]) is None, "a job's results, not all of them"
     assert job_results_of(list(first)[1:]) is None, "not from the start"
     assert job_results_of([*first, *second]) is None, "two jobs' slices"
     assert job_results_of(list(reversed(list(first)))) is None, "out of order"
     assert job_results_of([]) is None
+
+
+def test_a_stored_set_read_back_combines_each_chunks_stored_results_in_one_step(
+    tmp_path: pathlib.Path,
+) -> None:
+    count, per_job = 60, 20
+    path = tmp_path / "store.sqlite3"
+    ran = JobManager(store=path).run(
+        basis_circuits(count), AerSimulator(), max_experiments_per_job=per_job, shots=SHOTS
+    )
+    ran.results(timeout=60)
+    stored = JobManager(store=path).retrieve_job_set(ran.job_set_id())
+    cuts = [job_results_of(chunk.results or ()) for chunk in stored.managed_jobs()]
+    assert [len(cut or ()) for cut in cuts] == [per_job] * (count // per_job)
+    combined = stored.results(timeout=60).combine_results()
+    joined = [e for cut in cuts for e in cut or ()]
+    assert all(a is b for a, b in zip(combined.results, joined, strict=True))
+    assert combined.get_counts() == exact(count)
 
 
 def test_lookups_by_name_and_circuit_keep_the_first_match_and_identity_first(

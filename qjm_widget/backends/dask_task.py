@@ -20,7 +20,7 @@ from qiskit.primitives import BaseSamplerV2
 from qiskit.primitives.containers import BitArray
 from qiskit.result.models import ExperimentResult, ExperimentResultData
 
-from ..outcomes import CircuitSliceResult, PubSliceResult, SliceResult, result_header
+from ..outcomes import PubSliceResult, SliceResult, result_header, slice_results_of_circuits
 from ..workload import Experiment, Slice
 
 SliceSpec = tuple[Any, int | None]
@@ -100,33 +100,32 @@ def _encode(result: SliceResult) -> dict[str, Any]:
 
 
 def decode(payload: Mapping[str, Any]) -> list[SliceResult]:
-    """The SliceResults of a finished task's payload, one per slice."""
-    results: list[SliceResult] = []
-    experiments: list[ExperimentResult] = []  # every slice's points: one list they share
-    for item in payload["results"]:
-        if "registers" in item:
-            registers = {
-                name: BitArray(np.asarray(array, dtype=np.uint8), int(num_bits))
-                for name, (array, num_bits) in item["registers"].items()
-            }
-            results.append(
-                PubSliceResult(registers, item["metadata"], item["header"], item["memory"])
-            )
-            continue
-        start = len(experiments)
-        for point in item["points"]:
-            data = {k: point[k] for k in ("counts", "memory") if k in point}
-            experiments.append(
-                ExperimentResult(
-                    shots=point["shots"],
-                    success=point["success"],
-                    data=ExperimentResultData(**data),
-                    header=result_header(point["header"]),
-                    status=point["status"],
-                )
-            )
-        results.append(CircuitSliceResult(experiments, start, len(experiments)))
-    return results
+    """The SliceResults of a finished task's payload, one per slice: a sampler's PUB results,
+    or a BackendV2 job's results cut as the job made them."""
+    items = payload["results"]
+    if any("registers" in item for item in items):
+        return [_pub_result(item) for item in items]
+    experiments = [_experiment_result(point) for item in items for point in item["points"]]
+    return slice_results_of_circuits(experiments, [len(item["points"]) for item in items])
+
+
+def _pub_result(item: Mapping[str, Any]) -> PubSliceResult:
+    registers = {
+        name: BitArray(np.asarray(array, dtype=np.uint8), int(num_bits))
+        for name, (array, num_bits) in item["registers"].items()
+    }
+    return PubSliceResult(registers, item["metadata"], item["header"], item["memory"])
+
+
+def _experiment_result(point: Mapping[str, Any]) -> ExperimentResult:
+    data = {k: point[k] for k in ("counts", "memory") if k in point}
+    return ExperimentResult(
+        shots=point["shots"],
+        success=point["success"],
+        data=ExperimentResultData(**data),
+        header=result_header(point["header"]),
+        status=point["status"],
+    )
 
 
 def _worker_address() -> str | None:
