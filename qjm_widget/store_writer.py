@@ -8,7 +8,9 @@ started when there is something to write, ended when there is not.
 
 A transaction that fails (a full disk, say) loses nothing: what it held goes back to be written
 again, after a back-off, and the chunks whose circuits it held wait to be submitted until they
-are stored. The failure is logged once as a warning, the recovery once as info.
+are stored. The failure is logged once as a warning, the recovery once as info. ``wait()`` and
+``results()`` do not wait out such a store: they have it try once more, and return with a
+warning if that fails too.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ class _SetWrites:
     """Why the last of them failed."""
     retry_at: float = 0.0
     """After a failed write: no other before this (monotonic clock)."""
+    began: float = 0.0
+    """When the latest write of the set began (monotonic clock)."""
 
     @property
     def idle(self) -> bool:
@@ -147,10 +151,26 @@ class StoreWriter:
             self._kick()
 
     def flush(self, job_set_id: str, timeout: float = FLUSH_TIMEOUT_S) -> bool:
-        """Wait until everything of the set is written; False if that took over ``timeout``."""
-        deadline = time.monotonic() + timeout
+        """Wait until everything of the set is written; False if that took over ``timeout``, or
+        at once if a write begun during the wait failed: the store cannot be written now (a full
+        disk), the caller has the set in memory, and the writer goes on trying without it."""
+        asked = time.monotonic()
+        deadline = asked + timeout
         with self._changed:
-            while job_set_id in self._sets:
+            while (writes := self._sets.get(job_set_id)) is not None:
+                if writes.failures and not writes.writing:
+                    if writes.began >= asked:
+                        logger.warning(
+                            "job set %s: not all of it is stored yet: the store cannot be "
+                            "written (%s); the writer keeps trying",
+                            job_set_id,
+                            writes.failure,
+                        )
+                        return False
+                    if writes.retry_at > asked:
+                        # One more try now: the last one failed before this wait.
+                        writes.retry_at = asked
+                        self._kick()
                 left = deadline - time.monotonic()
                 if left <= 0:
                     logger.warning(
@@ -210,6 +230,7 @@ class StoreWriter:
                 dirty, writes.dirty = writes.dirty, {}
                 fields, writes.fields = writes.fields, {}
                 writes.writing = True
+                writes.began = time.monotonic()
             failure: Exception | None = None
             try:
                 self._store.write(self._statements(writes.job_set, dirty, fields, block))
