@@ -247,6 +247,7 @@ class ChunkRunner:
                 run_config=self._run_config,
                 name=self._job_name(chunk),
                 tags=self._job_tags(chunk),
+                job_number=len(chunk.previous_job_ids) + 1,
             )
         except Exception as exc:
             with self._lock:

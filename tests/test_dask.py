@@ -309,15 +309,22 @@ def test_a_dask_set_round_trips_through_the_store_and_is_retried_with_executor(
     detached = again.retrieve_job_set(job_set.job_set_id())
     assert detached.backend_name == "aer_simulator on Dask (2 workers)"
     assert not detached._adapter.can_submit
-    revived = again.retrieve_job_set(job_set.job_set_id(), executor=client)
-    assert isinstance(revived._adapter, DaskAdapter)
-    assert revived._adapter.description == describe(AerSimulator())
-    assert [c.error for c in revived.managed_jobs()] == [c.error for c in job_set.managed_jobs()]
-    revived.retry_failed()
-    revived.wait(timeout=120)
+    from distributed import Client
+
+    # A client of its own, as a new kernel's: it holds none of the first run's futures (the
+    # first client still does, and the scheduler keeps those tasks under their keys).
+    with Client(client.scheduler.address) as own_client:
+        revived = again.retrieve_job_set(job_set.job_set_id(), executor=own_client)
+        assert isinstance(revived._adapter, DaskAdapter)
+        assert revived._adapter.description == describe(AerSimulator())
+        errors = [c.error for c in job_set.managed_jobs()]
+        assert [c.error for c in revived.managed_jobs()] == errors
+        revived.retry_failed()
+        revived.wait(timeout=120)
     chunk = revived.managed_jobs()[0]
     assert chunk.state is ChunkState.ERROR, "the stored run options still hold the bad method"
     assert chunk.previous_job_ids == [f"qjm-{job_set.job_set_id()}-c0-a1"]
+    assert chunk.job_id == f"qjm-{job_set.job_set_id()}-c0-a2", "attempts count on"
 
 
 def test_the_widget_links_the_dashboard_and_names_each_chunks_worker(

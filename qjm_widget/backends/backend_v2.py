@@ -164,6 +164,7 @@ class BackendV2Adapter(BackendAdapter):
         run_config: Mapping[str, Any],
         name: str,
         tags: Sequence[str],
+        job_number: int,
     ) -> Any:
         options = dict(run_config)
         if shots is not None:

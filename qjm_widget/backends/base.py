@@ -121,8 +121,12 @@ class BackendAdapter(abc.ABC):
         run_config: Mapping[str, Any],
         name: str,
         tags: Sequence[str],
+        job_number: int,
     ) -> Any:
-        """Start one job running ``slices`` (each an experiment or some of its points)."""
+        """Start one job running ``slices`` (each an experiment or some of its points).
+
+        ``job_number``: 1 for the chunk's first job, one more for each job it had before, in
+        this process or an earlier one (a set retrieved from the store keeps its count)."""
 
     def status(self, job: Any) -> JobStatus | None:
         return to_job_status(job.status())

@@ -132,7 +132,6 @@ class DaskAdapter(BackendAdapter):
         """AerSimulator's ``max_job_size``: the set's ``max_experiments_per_job`` when the user
         gives none (what AerJobSet did with it)."""
         self._lock = threading.Lock()
-        self._attempts: dict[tuple[str, str], int] = {}
         self._cancelled: set[str] = set()
 
     @property
@@ -181,20 +180,17 @@ class DaskAdapter(BackendAdapter):
     def _scheduler_address(self) -> str:
         return str(getattr(self.executor.scheduler, "address", None) or "its address")
 
-    def _key(self, tags: Sequence[str]) -> str:
+    def _key(self, tags: Sequence[str], job_number: int) -> str:
         def tagged(prefix: str) -> str:
             return next((t[len(prefix) :] for t in tags if t.startswith(prefix)), "x")
 
         job_set, chunk = tagged(SET_TAG_PREFIX), tagged(CHUNK_TAG_PREFIX)
-        held = self.executor.futures  # keys this client holds: a restored set starts again at 1
-        with self._lock:
-            attempt = self._attempts.get((job_set, chunk), 0)
-            while True:
-                attempt += 1
-                key = f"qjm-{job_set}-c{chunk}-a{attempt}"
-                if key not in held:
-                    break
-            self._attempts[(job_set, chunk)] = attempt
+        # A key this client still holds (a submit that failed after sending its task) would
+        # give back that task's result: the next number instead.
+        held = self.executor.futures
+        attempt = job_number
+        while (key := f"qjm-{job_set}-c{chunk}-a{attempt}") in held:
+            attempt += 1
         return key
 
     def submit(
@@ -205,9 +201,10 @@ class DaskAdapter(BackendAdapter):
         run_config: Mapping[str, Any],
         name: str,
         tags: Sequence[str],
+        job_number: int,
     ) -> DaskTask:
         self._require_connected()
-        key = self._key(tags)
+        key = self._key(tags, job_number)
         future = self.executor.submit(
             run_chunk,
             self.description,

@@ -166,7 +166,7 @@ def run_chunk(
         if isinstance(backend, BaseSamplerV2)
         else BackendV2Adapter(backend, transpile=transpile)
     )
-    job = adapter.submit(slices, shots=shots, run_config=run_config, name="", tags=())
+    job = adapter.submit(slices, shots=shots, run_config=run_config, name="", tags=(), job_number=1)
     results = adapter.fetch(job, slices, run_config)
     return {
         "worker": _worker_address(),

@@ -215,6 +215,7 @@ class RuntimeAdapter(SamplerAdapter):
         run_config: Mapping[str, Any],
         name: str,
         tags: Sequence[str],
+        job_number: int,
     ) -> Any:
         options = copy.deepcopy(self._options) if self._options is not None else None
         mode = self._mode()

@@ -103,6 +103,7 @@ class SamplerAdapter(BackendAdapter):
         run_config: Mapping[str, Any],
         name: str,
         tags: Sequence[str],
+        job_number: int,
     ) -> Any:
         pubs = pubs_of(slices, self.prepare([s.circuit for s in slices]))
         return self.backend.run(pubs, shots=shots)
