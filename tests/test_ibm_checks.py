@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from conftest import basis_circuits, expected_key
@@ -27,6 +28,20 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[RuntimeStandIn]:
     monkeypatch.setattr(runtime, "REMOTE_POLL_INTERVAL", (0.05, 0.2))
     with RuntimeStandIn(backends=("fake_manila",), noise=False) as standin:
         yield standin
+
+
+@pytest.fixture
+def long_ttl(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shared answers that outlive any test."""
+    monkeypatch.setattr(ibm_checks, "CHECK_TTL", 3600.0)
+
+
+@pytest.fixture
+def used_backend(api: RuntimeStandIn, manager: JobManager, long_ttl: None) -> Any:
+    """The user's backend, after a set ran on it (its checks' answers are shared)."""
+    backend = api.service().backend("fake_manila")
+    run_set(api, manager, backend)
+    return backend
 
 
 def reads(api: RuntimeStandIn, since: int) -> tuple[int, int]:
@@ -58,9 +73,8 @@ def test_the_installed_client_is_one_the_shared_checks_were_checked_against() ->
 
 
 def test_a_sets_submits_share_one_usage_and_one_status_read(
-    api: RuntimeStandIn, manager: JobManager, monkeypatch: pytest.MonkeyPatch
+    api: RuntimeStandIn, manager: JobManager, long_ttl: None
 ) -> None:
-    monkeypatch.setattr(ibm_checks, "CHECK_TTL", 3600.0)
     backend = api.service().backend("fake_manila")
     since = run_set(api, manager, backend)
     assert reads(api, since) == (1, 1)
@@ -77,22 +91,17 @@ def test_answers_older_than_the_ttl_are_read_again(
     assert reads(api, since) == (CHUNKS, CHUNKS)
 
 
-def test_the_users_own_reads_still_go_to_ibm(
-    api: RuntimeStandIn, manager: JobManager, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(ibm_checks, "CHECK_TTL", 3600.0)
-    backend = api.service().backend("fake_manila")
-    run_set(api, manager, backend)
+def test_the_users_own_reads_still_go_to_ibm(api: RuntimeStandIn, used_backend: Any) -> None:
+    backend = used_backend
     since = len(api.requests)
-    assert backend.status().status_msg == "active"  # type: ignore[attr-defined]
-    assert backend.service.usage()["usage_limit_reached"] is False  # type: ignore[attr-defined]
+    assert backend.status().status_msg == "active"
+    assert backend.service.usage()["usage_limit_reached"] is False
     assert reads(api, since) == (1, 1)
 
 
 def test_the_clients_usage_warning_still_reaches_the_user(
-    api: RuntimeStandIn, manager: JobManager, monkeypatch: pytest.MonkeyPatch
+    api: RuntimeStandIn, manager: JobManager, long_ttl: None
 ) -> None:
-    monkeypatch.setattr(ibm_checks, "CHECK_TTL", 3600.0)
     api.use_up_usage()
     backend = api.service().backend("fake_manila")
     with warnings.catch_warnings(record=True) as caught:
@@ -104,13 +113,9 @@ def test_the_clients_usage_warning_still_reaches_the_user(
     assert len(said) == CHUNKS, [str(w.message) for w in caught]
 
 
-def test_the_users_objects_still_copy_with_the_clients_own_reads(
-    api: RuntimeStandIn, manager: JobManager, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(ibm_checks, "CHECK_TTL", 3600.0)
-    backend = api.service().backend("fake_manila")
-    run_set(api, manager, backend)
-    service = backend.service  # type: ignore[attr-defined]
+def test_the_users_objects_still_copy_with_the_clients_own_reads(used_backend: Any) -> None:
+    backend = used_backend
+    service = backend.service
     assert isinstance(vars(service)["usage"], ibm_checks.SharedRead), "nothing shared"
     copied = copy.deepcopy(service)
     # The copy's usage is the client's own method, of the copy: no lock or answers of ours.
