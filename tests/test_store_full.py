@@ -4,10 +4,12 @@ the store can take them, and a new manager gets the whole set back."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import pathlib
 import re
 import threading
+from collections.abc import Iterator
 
 import pytest
 from conftest import basis_circuit, expected_key, wait_until
@@ -90,9 +92,16 @@ def test_circuits_that_cannot_be_stored_hold_their_chunks_until_they_are(
     assert_whole(tmp_path, job_set.job_set_id(), circuits)
 
 
-def queued_set(manager: JobManager, release: threading.Event) -> ManagedJobSet:
-    """A set whose every chunk's job is queued (so its circuits are stored) until ``release``;
-    its results (2,000 shots of memory each) are more than a full store may grow by."""
+@contextlib.contextmanager
+def finishing_into_a_full_store(
+    folder: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> Iterator[ManagedJobSet]:
+    """A set whose every chunk's job is queued (so its circuits are stored), then released
+    into a store that is full: its results (2,000 shots of memory each) are more than the file
+    may grow by. The store takes writes again once the block ends."""
+    caplog.set_level(logging.INFO, logger="qjm_widget.store_writer")
+    manager = stored_manager(folder)
+    release = threading.Event()
     backend = FaultyBackend(AerSimulator(), release=release)
     circuits = [basis_circuit(i) for i in range(NUM)]
     job_set = manager.run(
@@ -105,18 +114,15 @@ def queued_set(manager: JobManager, release: threading.Event) -> ManagedJobSet:
         ),
         TIMEOUT,
     ), job_set.report()
-    return job_set
+    with full_store(manager.store):
+        release.set()
+        yield job_set
 
 
 def test_results_that_cannot_be_written_are_written_once_the_store_takes_them(
     tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="qjm_widget.store_writer")
-    manager = stored_manager(tmp_path)
-    release = threading.Event()
-    job_set = queued_set(manager, release)
-    with full_store(manager.store):
-        release.set()
+    with finishing_into_a_full_store(tmp_path, caplog) as job_set:
         assert wait_until(lambda: job_set.done() and failed_writes(caplog), TIMEOUT), (
             job_set.report()
         )
@@ -131,12 +137,7 @@ def test_results_asked_while_the_store_cannot_take_them_come_at_once_and_are_sto
 ) -> None:
     """results() does not wait for a store that cannot be written (its flush would wait two
     minutes): one more write is tried, and when it fails too the results come from memory."""
-    caplog.set_level(logging.INFO, logger="qjm_widget.store_writer")
-    manager = stored_manager(tmp_path)
-    release = threading.Event()
-    job_set = queued_set(manager, release)
-    with full_store(manager.store):
-        release.set()
+    with finishing_into_a_full_store(tmp_path, caplog) as job_set:
         assert_exact(job_set)
         said = [r.getMessage() for r in caplog.records if NOT_ALL_STORED in r.getMessage()]
         assert len(said) == 1, said
