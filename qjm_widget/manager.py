@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import enum
 import logging
 import os
@@ -16,7 +15,6 @@ from qiskit.providers import BackendV2
 
 from .backends import adapter_for
 from .backends.providers import backend_from_provider
-from .chunk import plan_chunks
 from .exceptions import (
     JobManagerInvalidInputError,
     JobManagerInvalidStateError,
@@ -29,6 +27,7 @@ from .persistence import record, restore, restored_arguments, snapshot
 from .policy import RetryPolicy
 from .rebuild import rebuild
 from .registry import JobSetRegistry
+from .run_request import run_request
 from .scheduler import Scheduler
 from .store import (
     JobSetHeader,
@@ -39,14 +38,9 @@ from .store import (
     owner_is_alive,
 )
 from .validation import (
-    circuits_fit,
-    fits_executions,
     positive_int,
-    run_config,
-    share_level,
     string_list,
 )
-from .workload import experiments_from
 
 DEFAULT_MAX_WORKERS = 4
 DEFAULT_LIST_LIMIT = 100
@@ -157,66 +151,34 @@ class JobManager:
         Raises:
             JobManagerInvalidInputError: for any bad argument, before anything is submitted.
         """
-        workload = experiments_from(experiments, run_config_.pop("parameter_binds", None))
-        circuits = [e.circuit for e in workload]
-        if not isinstance(transpile, bool):
-            raise JobManagerInvalidInputError(
-                f"transpile must be True or False, got {type(transpile).__name__}"
-            )
-        adapter = adapter_for(
-            backend, execution_mode=execution_mode, transpile=transpile, executor=executor
-        )
-        per_job = positive_int("max_experiments_per_job", max_experiments_per_job)
-        if per_job is None:  # AerSimulator(executor=client, max_job_size=n): AerJobSet's cut
-            per_job = getattr(adapter, "experiments_per_job", None)
-        concurrent = positive_int("max_concurrent_jobs", max_concurrent_jobs)
-        shots_cap = positive_int("max_shots_per_job", max_shots_per_job)
-        executions_cap = positive_int("max_executions_per_job", max_executions_per_job)
-        level = share_level(job_share_level)
-        tags = string_list("job_tags", job_tags)
-        if name is not None and not isinstance(name, str):
-            raise JobManagerInvalidInputError(f"name must be a string, got {type(name).__name__}")
-        if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
-            raise JobManagerInvalidInputError(
-                f"retry_policy must be a RetryPolicy, got {type(retry_policy).__name__}"
-            )
-        config = run_config(adapter, {k: v for k, v in run_config_.items() if v is not None})
-        circuits_fit(adapter, circuits)
-        adapter.validate(circuits, config)
-        shots = config.pop("shots", None)
-        if shots is None and (shots_cap is not None or executions_cap is not None):
-            shots = adapter.default_shots()
-        each_shots = [e.shots or shots for e in workload]
-        if None in each_shots:
-            for option, value in (
-                ("max_shots_per_job", shots_cap),
-                ("max_executions_per_job", executions_cap),
-            ):
-                if value is not None:
-                    raise JobManagerInvalidInputError(
-                        f"{option} needs shots: pass shots=... to run() (or give every PUB "
-                        "its shots)"
-                    )
-        if executions_cap is None and None not in each_shots:
-            executions_cap = adapter.executions_per_job_limit()
-        fits_executions(executions_cap, each_shots, shots_cap)
-        limit = adapter.capabilities.max_experiments_per_job
-        per_job = min((s for s in (per_job, limit) if s is not None), default=len(circuits))
-        chunks = plan_chunks(
-            [e.num_points for e in workload], each_shots, per_job, executions_cap, shots_cap
+        request = run_request(
+            experiments,
+            backend,
+            name=name,
+            max_experiments_per_job=max_experiments_per_job,
+            job_share_level=job_share_level,
+            job_tags=job_tags,
+            max_concurrent_jobs=max_concurrent_jobs,
+            max_shots_per_job=max_shots_per_job,
+            max_executions_per_job=max_executions_per_job,
+            retry_policy=retry_policy,
+            execution_mode=execution_mode,
+            transpile=transpile,
+            executor=executor,
+            run_config_=run_config_,
         )
         job_set = ManagedJobSet(
             job_set_id=uuid.uuid4().hex,
-            name=name or datetime.datetime.now(datetime.timezone.utc).isoformat(),
-            experiments=workload,
-            chunks=chunks,
-            adapter=adapter,
+            name=request.name,
+            experiments=request.experiments,
+            chunks=request.chunks,
+            adapter=request.adapter,
             scheduler=self._scheduler,
-            tags=tags,
-            share_level=level,
-            run_config=config,
-            max_concurrent_jobs=concurrent,
-            retry_policy=retry_policy or RetryPolicy(),
+            tags=request.tags,
+            share_level=request.share_level,
+            run_config=request.run_config,
+            max_concurrent_jobs=request.max_concurrent_jobs,
+            retry_policy=request.retry_policy,
         )
         self._adopt(job_set, new=True)
         job_set._start()
