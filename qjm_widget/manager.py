@@ -37,10 +37,7 @@ from .store import (
     default_store_path,
     owner_is_alive,
 )
-from .validation import (
-    positive_int,
-    string_list,
-)
+from .validation import positive_int, string_list
 
 DEFAULT_MAX_WORKERS = 4
 DEFAULT_LIST_LIMIT = 100
