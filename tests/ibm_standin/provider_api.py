@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import pathlib
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -81,6 +82,7 @@ class ProviderStandIn:
         self._access_tokens: set[str] = set()
         self._revoked = False
         self._requests: list[tuple[str, str, int]] = []
+        self._times: list[float] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
@@ -136,6 +138,12 @@ class ProviderStandIn:
             return list(self._requests)
 
     @property
+    def times(self) -> list[float]:
+        """When each request of ``requests`` was answered (``time.monotonic()``), in order."""
+        with self._lock:
+            return list(self._times)
+
+    @property
     def max_pending(self) -> int | None:
         """Refuse submits (429, code 3458) while this many jobs are pending; None: no limit."""
         return self._book.max_pending
@@ -175,6 +183,7 @@ class ProviderStandIn:
     def _log(self, method: str, path: str, status: int) -> None:
         with self._lock:
             self._requests.append((method, path, status))
+            self._times.append(time.monotonic())
 
     def _login(self, api_token: str) -> str | None:
         with self._lock:
@@ -231,7 +240,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault is not None:
             message = f"Service unavailable (injected HTTP {fault.status})"
-            self._error(fault.status, fault.status, message, method, path)
+            self._send(fault.status, _body(fault.status, message), method, path, fault.retry_after)
             return
         if submit and faults.take_pending_limit():
             self._error(429, PENDING_JOB_LIMIT, PENDING_LIMIT_MESSAGE, method, path)
@@ -245,10 +254,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, status: int, code: Any, message: str, method: str, path: str) -> None:
         self._send(status, _body(code, message), method, path)
 
-    def _send(self, status: int, answer: Any, method: str, path: str) -> None:
+    def _send(
+        self, status: int, answer: Any, method: str, path: str, retry_after: float | None = None
+    ) -> None:
         self.api._log(method, path, status)
         data = b"" if answer is None else (answer if isinstance(answer, bytes) else _json(answer))
         self.send_response(status)
+        if retry_after is not None:  # as IBM's rate limiter sends with a 429
+            self.send_header("Retry-After", f"{retry_after:g}")
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()

@@ -265,6 +265,28 @@ def test_a_5xx_burst_is_ridden_out_by_the_client_and_nothing_is_submitted_twice(
     assert ("GET", 502) in {(method, status) for method, _, status in api.requests}
 
 
+def test_a_rate_limited_submit_goes_again_no_sooner_than_its_retry_after(
+    api: Any, backend: Any, manager: JobManager
+) -> None:
+    # qiskit-ibm-provider retries no 429: the submit's answer reaches us wrapped, with the
+    # requests HTTPError (and its headers) in the chain. FAST's own back-off is 0.05 s.
+    api.faults.http_error(
+        status=429, count=1, method="POST", path_contains="/runtime/jobs", retry_after=2
+    )
+    job_set = start(manager, backend, 4, 2, max_concurrent_jobs=1)  # chunk 0 meets the 429
+    assert job_set.results(timeout=30).success, job_set.report()
+    assert_exact(job_set, 4, SHOTS)
+    timed = [
+        (status, at)
+        for (method, path, status), at in zip(api.requests, api.times, strict=True)
+        if (method, path) == ("POST", "/runtime/jobs")
+    ]
+    assert [status for status, _ in timed] == [429, 200, 200], timed
+    waited = [round(at - timed[0][1], 2) for _, at in timed[1:]]
+    assert min(waited) >= 2.0, f"submits {waited} s after a 429 asking for 2 s"
+    assert [(c.attempts, c.error) for c in job_set.managed_jobs()] == [(2, None), (1, None)]
+
+
 def test_a_dropped_submit_is_retried_by_the_manager_and_a_dropped_poll_by_the_client(
     api: Any, backend: Any, manager: JobManager
 ) -> None:
