@@ -27,7 +27,7 @@ from support import sweep_binds, sweep_circuit, sweep_point
 
 from qjm_widget import ChunkState, JobManager, JobManagerInvalidInputError
 from qjm_widget.backends import DaskAdapter
-from qjm_widget.backends.dask import CANNOT_CANCEL, DaskTask
+from qjm_widget.backends.dask import CANNOT_CANCEL, KILLED_WORKER_HINT, DaskTask
 from qjm_widget.backends.shipping import describe, rebuild
 from qjm_widget.outcomes import job_results_of
 from qjm_widget.testing import FaultyBackend
@@ -266,6 +266,38 @@ def test_cancel_removes_queued_tasks_running_ones_end_and_a_retry_runs_attempt_t
     assert retried.job_id == f"qjm-{job_set.job_set_id()}-c{retried.index}-a2"
     counts = job_set.results().get_counts(retried.index)
     assert counts == {slow_key(retried.index): shots}
+
+
+def test_a_chunk_longer_than_the_worker_ttl_ends_in_error_saying_why_and_what_to_do(
+    manager: JobManager,
+) -> None:
+    # Aer holds the GIL for a whole chunk, so its worker sends no heartbeat until the chunk
+    # ends: with a TTL of 2 s the scheduler restarts the worker of a chunk of several seconds,
+    # runs the task again, and gives up after one more death.
+    import dask
+    from distributed import Client, LocalCluster
+
+    config = {"distributed.scheduler.worker-ttl": "2s", "distributed.scheduler.allowed-failures": 1}
+    with (
+        dask.config.set(config),
+        LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as short_ttl_client,
+    ):
+        job_set = manager.run(
+            [slow_circuit(5)], slow_backend(), executor=short_ttl_client, shots=60_000
+        )
+        job_set.wait(timeout=300)
+    (chunk,) = job_set.managed_jobs()
+    assert chunk.state is ChunkState.ERROR, chunk
+    assert chunk.error is not None
+    assert KILLED_WORKER_HINT in chunk.error, chunk.error
+    assert "KilledWorker" in chunk.error, chunk.error
 
 
 def test_an_aer_simulator_holding_a_dask_client_runs_there_cut_by_its_max_job_size(

@@ -38,6 +38,13 @@ POLL_INTERVAL = (0.01, 0.25)
 _RPC_TIMEOUT = 10.0
 _FETCH_TIMEOUT = 120.0
 CANNOT_CANCEL = "a Dask worker cannot stop a task it has started: it runs to the end"
+KILLED_WORKER_HINT = (
+    "every worker that ran it died or was restarted; a common cause: Aer holds the Python GIL "
+    "for the whole of a chunk, so a worker running one for longer than the scheduler's "
+    "distributed.scheduler.worker-ttl (5 minutes by default) cannot send its heartbeats and "
+    "the scheduler restarts it. Cut the set into shorter chunks (max_experiments_per_job) or "
+    "raise worker-ttl, then retry"
+)
 
 
 class JobNotFoundError(LookupError):
@@ -330,4 +337,6 @@ class DaskAdapter(BackendAdapter):
         if exc is None:
             return f"the task failed{where} without an error"
         text = "".join(traceback.format_exception(type(exc), exc, tb)).strip()
+        if type(exc).__name__ == "KilledWorker":
+            text = f"{KILLED_WORKER_HINT}\n{text}"
         return f"the task failed{where}:\n{text}"
