@@ -92,10 +92,9 @@ def test_answers_older_than_the_ttl_are_read_again(
 
 
 def test_the_users_own_reads_still_go_to_ibm(api: RuntimeStandIn, used_backend: Any) -> None:
-    backend = used_backend
     since = len(api.requests)
-    assert backend.status().status_msg == "active"
-    assert backend.service.usage()["usage_limit_reached"] is False
+    assert used_backend.status().status_msg == "active"
+    assert used_backend.service.usage()["usage_limit_reached"] is False
     assert reads(api, since) == (1, 1)
 
 
@@ -114,11 +113,10 @@ def test_the_clients_usage_warning_still_reaches_the_user(
 
 
 def test_the_users_objects_still_copy_with_the_clients_own_reads(used_backend: Any) -> None:
-    backend = used_backend
-    service = backend.service
+    service = used_backend.service
     assert isinstance(vars(service)["usage"], ibm_checks.SharedRead), "nothing shared"
     copied = copy.deepcopy(service)
     # The copy's usage is the client's own method, of the copy: no lock or answers of ours.
     assert copied.usage.__func__ is type(service).usage
     assert copied.usage.__self__ is copied
-    assert not isinstance(vars(copy.deepcopy(backend)).get("status"), ibm_checks.SharedRead)
+    assert not isinstance(vars(copy.deepcopy(used_backend)).get("status"), ibm_checks.SharedRead)

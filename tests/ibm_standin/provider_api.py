@@ -240,7 +240,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault is not None:
             message = f"Service unavailable (injected HTTP {fault.status})"
-            self._send(fault.status, _body(fault.status, message), method, path, fault.retry_after)
+            self._error(fault.status, fault.status, message, method, path, fault.retry_after)
             return
         if submit and faults.take_pending_limit():
             self._error(429, PENDING_JOB_LIMIT, PENDING_LIMIT_MESSAGE, method, path)
@@ -251,8 +251,16 @@ class _Handler(BaseHTTPRequestHandler):
             status, answer = 500, _body(500, f"stand-in error: {type(exc).__name__}: {exc}")
         self._send(status, answer, method, path)
 
-    def _error(self, status: int, code: Any, message: str, method: str, path: str) -> None:
-        self._send(status, _body(code, message), method, path)
+    def _error(
+        self,
+        status: int,
+        code: Any,
+        message: str,
+        method: str,
+        path: str,
+        retry_after: float | None = None,
+    ) -> None:
+        self._send(status, _body(code, message), method, path, retry_after)
 
     def _send(
         self, status: int, answer: Any, method: str, path: str, retry_after: float | None = None
